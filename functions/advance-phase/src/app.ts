@@ -1,0 +1,210 @@
+// The HTTP shell: CloudEvents in, a status code out. Knative's delivery reads only the status
+// and Retry-After, and its broker filter turns any non-empty 2xx body that is not a CloudEvent
+// into a 502 (and a redelivery), so in real mode every 2xx is empty and the decision travels
+// in headers and logs. In dry-run a person is reading: the 200 carries the decision as JSON.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { HTTP, type CloudEvent } from 'cloudevents';
+import { parseAction } from './action.js';
+import type { Decision } from './decide.js';
+import type { Kube } from './kube.js';
+import type { Logger } from './log.js';
+import type { Counters } from './metrics.js';
+import { reconcile } from './reconcile.js';
+import { sweep } from './sweep.js';
+
+export const EVENT_TYPES = {
+  add: 'dev.knative.apiserver.resource.add',
+  update: 'dev.knative.apiserver.resource.update',
+  delete: 'dev.knative.apiserver.resource.delete',
+  ping: 'dev.knative.sources.ping',
+} as const;
+
+export interface AppOptions {
+  /** null: dry-run, nothing is written. */
+  kube: Kube | null;
+  log: Logger;
+  counters: Counters;
+  maxBodyBytes: number;
+  sweep: { namespace?: string; pageSize: number; concurrency: number };
+  now?: () => Date;
+  /** Flipped by the entry point on SIGTERM so readiness fails while requests drain. */
+  isShuttingDown?: () => boolean;
+}
+
+type Reply = { status: number; headers?: Record<string, string>; body?: unknown };
+
+export function createApp(opts: AppOptions): express.Express {
+  const { kube, log, counters } = opts;
+  const now = opts.now ?? (() => new Date());
+  const dryRun = kube === null;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  app.get('/health/liveness', (_req, res) => void res.status(200).json({ status: 'ok' }));
+  app.get('/health/readiness', (_req, res) => {
+    const down = opts.isShuttingDown?.() ?? false;
+    res.status(down ? 503 : 200).json({ status: down ? 'shutting down' : 'ok', dryRun });
+  });
+  app.get('/metrics', (_req, res) => void res.type('text/plain; version=0.0.4').send(counters.render()));
+
+  app.post('/', express.raw({ type: () => true, limit: opts.maxBodyBytes }), async (req, res, next) => {
+    try {
+      send(res, await handle(req));
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.all('/', (_req, res) => void res.status(405).set('allow', 'POST').json({ error: 'POST a CloudEvent to /' }));
+
+  app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      counters.inc('rejected_total', { reason: 'too-large' });
+      return send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
+    }
+    if (error.status && error.status >= 400 && error.status < 500) {
+      return send(res, { status: error.status, body: { error: error.message } });
+    }
+    // API server trouble and the unexpected: 5xx, so Knative retries the event.
+    counters.inc('errors_total');
+    log.error({ err: error }, 'event failed');
+    return send(res, { status: 500, body: { error: error.message } });
+  });
+
+  async function handle(req: Request): Promise<Reply> {
+    let event: CloudEvent<unknown>;
+    try {
+      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      const parsed = HTTP.toEvent({ headers: req.headers, body });
+      if (Array.isArray(parsed)) return badRequest('batched CloudEvents are not supported');
+      event = parsed as CloudEvent<unknown>;
+    } catch (error) {
+      return badRequest(`malformed CloudEvent: ${(error as Error).message}`);
+    }
+
+    if (event['knativeerrorcode'] !== undefined) return deadLetter(event);
+
+    switch (event.type) {
+      case EVENT_TYPES.add:
+      case EVENT_TYPES.update:
+        return onResource(event);
+      case EVENT_TYPES.delete: {
+        const parsed = parseAction(event.data);
+        if (parsed.valid === null) return badRequest(`data is not an Action: ${parsed.reason}`);
+        return decided({ kind: 'done', reason: 'gone' }, event);
+      }
+      case EVENT_TYPES.ping:
+        return onPing();
+      default:
+        return badRequest(`unsupported event type ${JSON.stringify(event.type)}`, {
+          supported: Object.values(EVENT_TYPES),
+        });
+    }
+  }
+
+  async function onResource(event: CloudEvent<unknown>): Promise<Reply> {
+    const parsed = parseAction(event.data);
+    if (parsed.valid === null) return badRequest(`data is not an Action: ${parsed.reason}`);
+    const outcome = await reconcile(kube, parsed, now);
+    counters.inc('api_writes_total', {}, outcome.writes);
+    counters.inc('api_reads_total', {}, outcome.reads);
+    if (outcome.eventError) log.warn({ err: outcome.eventError }, 'phase started but its Kubernetes Event failed');
+    return decided(outcome.decision, event);
+  }
+
+  function decided(decision: Decision, event: CloudEvent<unknown>): Reply {
+    counters.inc('decisions_total', { kind: decision.kind });
+    const data = event.data as { metadata?: { namespace?: string; name?: string } };
+    const action = `${data.metadata?.namespace}/${data.metadata?.name}`;
+    const headers: Record<string, string> = { 'x-advance-decision': decision.kind };
+    let status = 200;
+    const summary: Record<string, unknown> = { kind: decision.kind };
+
+    switch (decision.kind) {
+      case 'advance':
+        headers['x-advance-phase'] = decision.phase;
+        Object.assign(summary, { phase: decision.phase, position: decision.position });
+        break;
+      case 'wait': {
+        const seconds = Math.max(1, Math.ceil((decision.until.getTime() - now().getTime()) / 1000));
+        headers['retry-after'] = String(seconds);
+        status = 503;
+        Object.assign(summary, { reason: decision.reason, until: decision.until.toISOString(), retryAfter: seconds });
+        break;
+      }
+      case 'reject':
+        status = 400;
+        summary['reason'] = decision.reason;
+        break;
+      case 'update':
+      case 'done':
+        summary['reason'] = decision.reason;
+        break;
+      case 'delete':
+        break;
+    }
+    if ('reason' in summary) headers['x-advance-reason'] = String(summary['reason']);
+    log.info({ action, event: event.type, id: event.id, decision: summary }, `${action}: ${decision.kind}`);
+
+    const patch = 'patch' in decision ? decision.patch : undefined;
+    if (status === 400) return { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } };
+    if (status === 503) return { status, headers, body: { decision: summary } };
+    return { status, headers, body: dryRun ? { dryRun: true, decision: summary, ...(patch ? { patch } : {}) } : undefined };
+  }
+
+  async function onPing(): Promise<Reply> {
+    if (kube === null) {
+      return { status: 200, headers: { 'x-advance-decision': 'sweep-skipped' }, body: { dryRun: true, sweep: 'skipped: no API server in dry-run' } };
+    }
+    const started = Date.now();
+    const result = await sweep(kube, { ...opts.sweep, now });
+    counters.inc('sweeps_total');
+    counters.inc('api_writes_total', {}, result.writes);
+    counters.inc('api_reads_total', {}, result.reads);
+    for (const [kind, n] of Object.entries(result.decisions)) counters.inc('sweep_decisions_total', { kind }, n);
+    const level = result.failures.length ? 'warn' : 'info';
+    log[level]({ sweep: { ...result, ms: Date.now() - started } }, `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`);
+    // Failures are logged, not retried as a whole: the next ping sweeps again.
+    return { status: 200, headers: { 'x-advance-decision': 'sweep', 'x-advance-swept': String(result.listed) } };
+  }
+
+  async function deadLetter(event: CloudEvent<unknown>): Promise<Reply> {
+    const code = String(event['knativeerrorcode']);
+    const dest = String(event['knativeerrordest'] ?? '');
+    const raw = event['knativeerrordata'];
+    const detail = typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8').slice(0, 300) : '';
+    counters.inc('dead_letters_total', { code });
+    log.warn({ event: event.type, id: event.id, code, dest, detail }, 'dead-lettered event');
+    const parsed = parseAction(event.data);
+    if (kube && parsed.valid !== null) {
+      const regarding = parsed.valid ? parsed.action : parsed.envelope;
+      try {
+        await kube.recordEvent({
+          regarding,
+          type: 'Warning',
+          reason: 'DeliveryFailed',
+          action: 'DeadLetter',
+          note: `${event.type} ${event.id} gave up after HTTP ${code} from ${dest}${detail ? `: ${detail}` : ''}; the sweep will pick the Action up`,
+        });
+      } catch (error) {
+        log.warn({ err: error }, 'could not record the dead letter as a Kubernetes Event');
+      }
+    }
+    const headers = { 'x-advance-decision': 'dead-letter' };
+    return { status: 200, headers, body: dryRun ? { dryRun: true, deadLetter: { code, dest, detail } } : undefined };
+  }
+
+  function badRequest(reason: string, extra: Record<string, unknown> = {}): Reply {
+    counters.inc('rejected_total', { reason: 'bad-request' });
+    log.warn({ reason }, 'rejected event');
+    return { status: 400, headers: { 'x-advance-decision': 'rejected' }, body: { error: 'bad request', reason, ...extra } };
+  }
+
+  return app;
+}
+
+function send(res: Response, reply: Reply): void {
+  res.status(reply.status).set(reply.headers ?? {});
+  if (reply.body === undefined) res.end();
+  else res.json(reply.body);
+}

@@ -1,0 +1,172 @@
+// Every Kubernetes call the function makes, and nothing else. client-node supplies the
+// kubeconfig (server, certificates, tokens); requests are plain JSON over one keep-alive agent,
+// because the typed clients build a new agent per call and re-serialize custom objects by model.
+import https from 'node:https';
+import http from 'node:http';
+import os from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type Envelope } from './action.js';
+import type { StatusPatch } from './decide.js';
+
+export type WriteResult = 'ok' | 'conflict' | 'gone';
+
+export interface ActionList {
+  items: unknown[];
+  continue: string | undefined;
+}
+
+export interface ActionEvent {
+  regarding: Envelope;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+  /** Makes the Event's name deterministic, so a duplicate delivery cannot record it twice. */
+  key?: string;
+}
+
+/** The function's whole view of the API server. */
+export interface Kube {
+  patchStatus(namespace: string, name: string, patch: StatusPatch): Promise<WriteResult>;
+  get(namespace: string, name: string): Promise<unknown | null>;
+  /** One page of Actions; `namespace` undefined lists every namespace. */
+  list(opts: { namespace?: string; fieldSelector: string; limit: number; continue?: string }): Promise<ActionList>;
+  deleteAction(namespace: string, name: string, uid: string): Promise<WriteResult>;
+  recordEvent(event: ActionEvent): Promise<void>;
+}
+
+/** An answer the function cannot act on: the caller should fail with 5xx so the event is retried. */
+export class KubeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
+  }
+}
+
+const AUTH_TTL_MS = 60_000; // in-cluster tokens rotate hourly; re-read the file well before
+
+export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase'): Kube {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const server = new URL(cluster.server);
+  const prefix = server.pathname.replace(/\/$/, ''); // a server URL may carry a path (proxies)
+  const base = `${prefix}/apis/${GROUP}/${VERSION}`;
+  const instance = os.hostname();
+
+  let agent: http.Agent | undefined;
+  let auth: { headers: http.OutgoingHttpHeaders; at: number } | undefined;
+  async function connection(): Promise<{ agent: http.Agent; headers: http.OutgoingHttpHeaders }> {
+    if (!agent || !auth || Date.now() - auth.at > AUTH_TTL_MS) {
+      const opts: https.RequestOptions = {};
+      await kc.applyToHTTPSOptions(opts);
+      const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: !cluster?.skipTLSVerify };
+      agent ??= server.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
+      auth = { headers: { ...(opts.headers as http.OutgoingHttpHeaders | undefined) }, at: Date.now() };
+    }
+    return { agent, headers: auth.headers };
+  }
+
+  async function call(method: string, path: string, body?: unknown, contentType = 'application/json') {
+    const { agent: via, headers } = await connection();
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const lib = server.protocol === 'https:' ? https : http;
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = lib.request(
+        {
+          protocol: server.protocol,
+          hostname: server.hostname,
+          port: server.port,
+          path,
+          method,
+          agent: via,
+          headers: {
+            ...headers,
+            accept: 'application/json',
+            ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  const actionPath = (namespace: string, name: string) =>
+    `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
+
+  function writeResult(res: { status: number; text: string }, what: string): WriteResult {
+    if (res.status >= 200 && res.status < 300) return 'ok';
+    if (res.status === 409) return 'conflict';
+    if (res.status === 404) return 'gone';
+    throw new KubeError(res.status, res.text, what);
+  }
+
+  return {
+    async patchStatus(namespace, name, patch) {
+      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, 'application/merge-patch+json');
+      return writeResult(res, `patch ${namespace}/${name} status`);
+    },
+
+    async get(namespace, name) {
+      const res = await call('GET', actionPath(namespace, name));
+      if (res.status === 404) return null;
+      if (res.status !== 200) throw new KubeError(res.status, res.text, `get ${namespace}/${name}`);
+      return JSON.parse(res.text) as unknown;
+    },
+
+    async list({ namespace, fieldSelector, limit, continue: token }) {
+      const scope = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}` : `${base}/${PLURAL}`;
+      const query = new URLSearchParams({ fieldSelector, limit: String(limit), ...(token ? { continue: token } : {}) });
+      const res = await call('GET', `${scope}?${query}`);
+      if (res.status !== 200) throw new KubeError(res.status, res.text, `list ${PLURAL}`);
+      const page = JSON.parse(res.text) as { items?: unknown[]; metadata?: { continue?: string } };
+      return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
+    },
+
+    async deleteAction(namespace, name, uid) {
+      const res = await call('DELETE', actionPath(namespace, name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid },
+      });
+      return writeResult(res, `delete ${namespace}/${name}`);
+    },
+
+    async recordEvent({ regarding, type, reason, action, note, key }) {
+      const { namespace, name, uid, resourceVersion } = regarding.metadata;
+      const suffix = key ?? `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+      const event = {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { name: `${name.slice(0, 200)}.${uid.slice(0, 8)}.${suffix}`, namespace },
+        eventTime: microTime(new Date()),
+        reportingController: controller,
+        reportingInstance: instance.slice(0, 128),
+        action,
+        reason,
+        type,
+        note: note.slice(0, 1024),
+        regarding: { apiVersion: regarding.apiVersion, kind: regarding.kind, namespace, name, uid, resourceVersion },
+      };
+      const res = await call('POST', `${prefix}/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, event);
+      // 409: this very event exists already (a duplicate delivery); that is the point of the key.
+      if (res.status !== 201 && res.status !== 200 && res.status !== 409) {
+        throw new KubeError(res.status, res.text, `create event for ${namespace}/${name}`);
+      }
+    },
+  };
+}
+
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(at: Date): string {
+  return at.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { parseAction, type Action, type ParsedAction } from '../../functions/advance-phase/src/action.js';
+import { decide, desiredStatus, snapshotOf, type Decision } from '../../functions/advance-phase/src/decide.js';
+import { action, at, begun, merged } from '../support/actions.js';
+
+const valid = (a: Action): ParsedAction => ({ valid: true, action: a });
+/** The happy path: the event's snapshot is all the function looks at. */
+const fast = (a: Action, now: Date): Decision => decide(snapshotOf(a), valid(a), now);
+/** A status exactly as the function would have written it after these phases began. */
+function running(a: Action, phases: string[]): Action {
+  const withStatus = action(a.spec, undefined, a.metadata);
+  return { ...withStatus, status: desiredStatus(withStatus, begun(phases, a.spec.delay), at(0)) };
+}
+
+describe('decide', () => {
+  it('begins the first phase at once when the Action is new', () => {
+    const d = fast(action(), at(0));
+    expect(d).toMatchObject({ kind: 'advance', phase: 'provision', position: 0 });
+    if (d.kind !== 'advance') throw new Error('unreachable');
+    expect(d.patch.metadata.resourceVersion).toBe('1');
+    expect(d.patch.status).toMatchObject({
+      phase: 'provision',
+      timestamps: [{ provision: at(0).toISOString() }],
+      state: 'Running',
+      progress: '1/4',
+      nextPhaseAt: at(5).toISOString(),
+      observedGeneration: 1,
+    });
+    expect(d.patch.status.conditions).toEqual([
+      expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Running' }),
+    ]);
+  });
+
+  const table: { name: string; a: Action; now: Date; want: Partial<Decision> & { kind: Decision['kind'] } }[] = [
+    {
+      name: 'waits until the previous start plus the delay',
+      a: running(action(), ['provision']),
+      now: at(2.5),
+      want: { kind: 'wait', reason: 'not-due', until: at(5) },
+    },
+    {
+      name: 'begins the next phase exactly when due',
+      a: running(action(), ['provision']),
+      now: at(5),
+      want: { kind: 'advance', phase: 'configure', position: 1 },
+    },
+    {
+      name: 'begins an overdue phase late, never two at once',
+      a: running(action(), ['provision']),
+      now: at(60),
+      want: { kind: 'advance', phase: 'configure', position: 1 },
+    },
+    {
+      name: 'walks repeated phase names by position',
+      a: running(action({ phases: ['a', 'b', 'a', 'b'] }), ['a', 'b', 'a']),
+      now: at(15),
+      want: { kind: 'advance', phase: 'b', position: 3 },
+    },
+    {
+      name: 'delay 0 begins the next phase on the next event',
+      a: running(action({ delay: 0 }), ['provision']),
+      now: at(0),
+      want: { kind: 'advance', phase: 'configure' },
+    },
+    {
+      name: 'is done once every phase has begun',
+      a: running(action(), ['provision', 'configure', 'verify', 'done']),
+      now: at(100),
+      want: { kind: 'done', reason: 'finished' },
+    },
+    {
+      name: 'waits for the TTL after finishing',
+      a: running(action({ ttlSecondsAfterFinished: 30 }), ['provision', 'configure', 'verify', 'done']),
+      now: at(20),
+      want: { kind: 'wait', reason: 'ttl', until: at(45) },
+    },
+    {
+      name: 'deletes once the TTL has passed, by uid',
+      a: running(action({ ttlSecondsAfterFinished: 30 }), ['provision', 'configure', 'verify', 'done']),
+      now: at(45),
+      want: { kind: 'delete', uid: 'uid-1' },
+    },
+    {
+      name: 'does nothing for an object being deleted',
+      a: running(action({}, undefined, { deletionTimestamp: at(1).toISOString() }), ['provision']),
+      now: at(10),
+      want: { kind: 'done', reason: 'deleting' },
+    },
+  ];
+  it.each(table)('$name', ({ a, now, want }) => {
+    expect(fast(a, now)).toMatchObject(want);
+  });
+
+  it('applies a delay edit to the wait ahead, after bringing status in line once', () => {
+    const before = running(action({ delay: 10 }), ['provision']);
+    const edited = { ...before, spec: { ...before.spec, delay: 2 }, metadata: { ...before.metadata, generation: 2 } };
+    const refresh = fast(edited, at(1));
+    expect(refresh).toMatchObject({ kind: 'update', reason: 'status-refresh' });
+    if (refresh.kind !== 'update') throw new Error('unreachable');
+    expect(refresh.patch.status).toMatchObject({ nextPhaseAt: at(2).toISOString(), observedGeneration: 2 });
+    // The refreshed object (what the update event carries) then waits for the new due time.
+    const refreshed = { ...edited, status: merged(edited.status, refresh.patch.status) };
+    expect(fast(refreshed, at(1))).toMatchObject({ kind: 'wait', until: at(2) });
+    expect(fast(refreshed, at(2))).toMatchObject({ kind: 'advance', phase: 'configure' });
+  });
+
+  it('pauses: records it once, then begins nothing until unpaused', () => {
+    const before = running(action(), ['provision']);
+    const a = { ...before, spec: { ...before.spec, paused: true }, metadata: { ...before.metadata, generation: 2 } };
+    const first = fast(a, at(30));
+    expect(first).toMatchObject({ kind: 'update' });
+    if (first.kind !== 'update') throw new Error('unreachable');
+    expect(first.patch.status.conditions?.[0]).toMatchObject({ reason: 'Paused', status: 'Unknown' });
+    expect(first.patch.status.nextPhaseAt).toBeNull();
+    const recorded = { ...a, status: merged(a.status, first.patch.status) };
+    expect(fast(recorded, at(30))).toEqual({ kind: 'done', reason: 'paused' });
+  });
+
+  it('finishes an Action whose phase list was shortened below its position', () => {
+    const a = running(action(), ['provision', 'configure', 'verify']);
+    const shortened = { ...a, spec: { ...a.spec, phases: ['provision', 'configure'] }, metadata: { ...a.metadata, generation: 2 } };
+    const d = fast(shortened, at(11));
+    expect(d).toMatchObject({ kind: 'update', reason: 'finished' });
+    if (d.kind !== 'update') throw new Error('unreachable');
+    expect(d.patch.status).toMatchObject({ state: 'Succeeded', nextPhaseAt: null, progress: '2/2' });
+    expect(d.patch.status.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Completed' });
+  });
+
+  it('marks the finishing write Succeeded, or Expiring when a TTL will delete it', () => {
+    const last = (a: Action) => fast(running(a, ['provision', 'configure', 'verify']), at(15));
+    expect(last(action())).toMatchObject({ kind: 'advance', patch: { status: { state: 'Succeeded', nextPhaseAt: null } } });
+    expect(last(action({ ttlSecondsAfterFinished: 60 }))).toMatchObject({ patch: { status: { state: 'Expiring' } } });
+  });
+
+  it('keeps lastTransitionTime while the condition status stays the same', () => {
+    const a = running(action(), ['provision']);
+    const d = fast(a, at(5));
+    if (d.kind !== 'advance') throw new Error('unreachable');
+    expect(d.patch.status.conditions?.[0]?.lastTransitionTime).toBe(at(0).toISOString());
+  });
+
+  describe('stale and foreign snapshots end their chain', () => {
+    const now = at(100);
+    const current = running(action(), ['provision', 'configure']);
+
+    it('an older position: a newer event carries the chain', () => {
+      expect(decide({ uid: 'uid-1', position: 1 }, valid(current), now)).toEqual({ kind: 'done', reason: 'stale' });
+    });
+    it('another incarnation with the same name', () => {
+      expect(decide({ uid: 'old-uid', position: 2 }, valid(current), now)).toEqual({ kind: 'done', reason: 'other-incarnation' });
+    });
+    it('an object that is gone', () => {
+      expect(decide({ uid: 'uid-1', position: 2 }, null, now)).toEqual({ kind: 'done', reason: 'gone' });
+    });
+  });
+
+  describe('an invalid spec', () => {
+    const bad = { ...action(), spec: { phases: [] } };
+
+    it('is recorded as Succeeded=False once, keeping the phases already begun', () => {
+      const parsed = parseAction(bad);
+      if (parsed.valid !== false) throw new Error('expected an invalid spec');
+      const d = decide(snapshotOf(bad), parsed, at(0));
+      expect(d).toMatchObject({ kind: 'reject', reason: expect.stringContaining('spec.phases') });
+      if (d.kind !== 'reject' || d.patch === null) throw new Error('expected a patch');
+      expect(d.patch.status).toMatchObject({ state: 'Failed' });
+      expect(d.patch.status).not.toHaveProperty('timestamps');
+      expect(d.patch.status.conditions?.[0]).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+
+      const recorded = parseAction({ ...bad, status: merged({}, d.patch.status) });
+      if (recorded.valid !== false) throw new Error('expected an invalid spec');
+      expect(decide(snapshotOf(bad), recorded, at(1))).toMatchObject({ kind: 'reject', patch: null });
+    });
+  });
+});
