@@ -3,8 +3,9 @@
 // into a 502 (and a redelivery), so in real mode every 2xx is empty and the decision travels
 // in headers and logs. In dry-run a person is reading: the 200 carries the decision as JSON.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { HTTP, type CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import { parseAction } from './action.js';
+import { readCloudEvent } from './cloudevent.js';
 import type { Decision } from './decide.js';
 import type { Kube } from './kube.js';
 import type { Logger } from './log.js';
@@ -72,15 +73,9 @@ export function createApp(opts: AppOptions): express.Express {
   });
 
   async function handle(req: Request): Promise<Reply> {
-    let event: CloudEvent<unknown>;
-    try {
-      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-      const parsed = HTTP.toEvent({ headers: req.headers, body });
-      if (Array.isArray(parsed)) return badRequest('batched CloudEvents are not supported');
-      event = parsed as CloudEvent<unknown>;
-    } catch (error) {
-      return badRequest(`malformed CloudEvent: ${(error as Error).message}`);
-    }
+    const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
+    if ('error' in read) return badRequest(read.error);
+    const event = read.event;
 
     if (event['knativeerrorcode'] !== undefined) return deadLetter(event);
 

@@ -1,0 +1,38 @@
+// Reads one CloudEvent from an HTTP request, binary or structured mode, and refuses what the
+// spec refuses. The SDK invents an id and a time when they are missing, which would hide a
+// malformed sender, so the required attributes are checked on the wire first.
+import { HTTP, type CloudEvent } from 'cloudevents';
+import type { IncomingHttpHeaders } from 'node:http';
+
+const REQUIRED = ['specversion', 'id', 'source', 'type'] as const;
+
+export type Read = { event: CloudEvent<unknown> } | { error: string };
+
+export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read {
+  const contentType = String(headers['content-type'] ?? '');
+  if (contentType.startsWith('application/cloudevents-batch+json')) return { error: 'batched CloudEvents are not supported' };
+
+  let present: (name: string) => boolean;
+  if (contentType.startsWith('application/cloudevents+json')) {
+    let attributes: unknown;
+    try {
+      attributes = JSON.parse(body);
+    } catch (error) {
+      return { error: `malformed CloudEvent: ${(error as Error).message}` };
+    }
+    if (typeof attributes !== 'object' || attributes === null) return { error: 'malformed CloudEvent: not a JSON object' };
+    present = (name) => typeof (attributes as Record<string, unknown>)[name] === 'string';
+  } else {
+    present = (name) => typeof headers[`ce-${name}`] === 'string';
+  }
+  const missing = REQUIRED.filter((name) => !present(name));
+  if (missing.length) return { error: `malformed CloudEvent: missing ${missing.join(', ')}` };
+
+  try {
+    const event = HTTP.toEvent({ headers, body });
+    if (Array.isArray(event)) return { error: 'batched CloudEvents are not supported' };
+    return { event: event as CloudEvent<unknown> };
+  } catch (error) {
+    return { error: `malformed CloudEvent: ${(error as Error).message}` };
+  }
+}

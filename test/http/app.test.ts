@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAction, type Action } from '../../functions/advance-phase/src/action.js';
+import { createApp } from '../../functions/advance-phase/src/app.js';
+import { desiredStatus } from '../../functions/advance-phase/src/decide.js';
+import { KubeError, type Kube } from '../../functions/advance-phase/src/kube.js';
+import { createLogger } from '../../functions/advance-phase/src/log.js';
+import { Counters } from '../../functions/advance-phase/src/metrics.js';
+import { example, post, serve, type CloudEventJson, type Mode, type Served } from '../support/http.js';
+import { ModelStore } from '../support/model-store.js';
+
+// Two seconds after the examples' second phase became due (2026-11-22T10:00:05Z).
+const NOW = new Date('2026-11-22T10:00:07.000Z');
+const now = () => NOW;
+const log = createLogger('silent');
+
+function appWith(kube: Kube | null, counters = new Counters()) {
+  return createApp({ kube, log, counters, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
+}
+
+function storeFor(event: CloudEventJson): ModelStore {
+  const parsed = parseAction(event.data);
+  if (parsed.valid !== true) throw new Error('example is not a valid Action');
+  const store = new ModelStore(parsed.action, now);
+  // The example's own resourceVersion, so the event's snapshot is current.
+  (store.object as Action).metadata.resourceVersion = parsed.action.metadata.resourceVersion;
+  return store;
+}
+
+function expectNoReplyEvent(headers: Headers) {
+  expect([...headers.keys()].filter((h) => h.startsWith('ce-'))).toEqual([]);
+  expect(headers.get('content-type') ?? '').not.toContain('cloudevents');
+}
+
+describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
+  describe('dry-run: the answer shows the decision and the patch', () => {
+    let server: Served;
+    beforeAll(async () => void (server = await serve(appWith(null))));
+    afterAll(() => server.close());
+
+    it('add: begins the first phase', async () => {
+      const res = await post(server.url, example('add'), mode);
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({
+        dryRun: true,
+        decision: { kind: 'advance', phase: 'provision', position: 0 },
+        patch: { metadata: { resourceVersion: '1001' }, status: { phase: 'provision', timestamps: [{ provision: NOW.toISOString() }] } },
+      });
+      expectNoReplyEvent(res.headers);
+    });
+
+    it('update, due: begins the next phase', async () => {
+      const res = await post(server.url, example('update-due'), mode);
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({ decision: { kind: 'advance', phase: 'configure', position: 1 } });
+    });
+
+    it('update, not due: 503 with Retry-After in whole seconds', async () => {
+      const event = example('update-due');
+      const data = event.data as Action;
+      // Began 2.5 s ago with a 5 s delay: 2.5 s left, rounded up.
+      data.status = desiredStatus(data, [{ provision: new Date(NOW.getTime() - 2500).toISOString() }], NOW);
+      const res = await post(server.url, event, mode);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('3');
+      expect(res.json).toMatchObject({ decision: { kind: 'wait', reason: 'not-due' } });
+    });
+
+    it.each([
+      ['finished', 200, { decision: { kind: 'done', reason: 'finished' } }],
+      ['delete', 200, { decision: { kind: 'done', reason: 'gone' } }],
+      ['ping', 200, { dryRun: true, sweep: expect.stringContaining('skipped') }],
+      ['dead-letter', 200, { deadLetter: { code: '503' } }],
+      ['invalid-spec', 400, { error: 'invalid Action spec', reason: expect.stringMatching(/spec\.phases.*spec\.delay/) }],
+      ['not-an-action', 400, { reason: expect.stringContaining('data is not an Action') }],
+      ['unsupported-type', 400, { reason: expect.stringContaining('unsupported event type') }],
+    ] as const)('%s: %i', async (name, status, body) => {
+      const res = await post(server.url, example(name), mode);
+      expect(res.status).toBe(status);
+      expect(res.json).toMatchObject(body);
+      expectNoReplyEvent(res.headers);
+    });
+  });
+
+  describe('real mode: every 2xx has an empty body', () => {
+    it('advances with one write and answers 200 with nothing in the body', async () => {
+      const event = example('update-due');
+      const store = storeFor(event);
+      const server = await serve(appWith(store));
+      try {
+        const res = await post(server.url, event, mode);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('');
+        expect(res.headers.get('content-length')).toBe('0');
+        expect(res.headers.get('x-advance-decision')).toBe('advance');
+        expect(res.headers.get('x-advance-phase')).toBe('configure');
+        expectNoReplyEvent(res.headers);
+        expect(store.emitted).toHaveLength(1);
+        expect(store.object?.status?.timestamps?.at(-1)).toEqual({ configure: NOW.toISOString() });
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('writes nothing when not due', async () => {
+      const event = example('update-not-due');
+      const store = storeFor(event);
+      const server = await serve(appWith(store));
+      try {
+        const res = await post(server.url, event, mode);
+        expect(res.status).toBe(503);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(1_000_000);
+        expect(store.emitted).toHaveLength(0);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it.each(['finished', 'delete', 'dead-letter', 'ping'])('%s: 200, empty', async (name) => {
+      const counters = new Counters();
+      const server = await serve(appWith(storeFor(example('update-due')), counters));
+      try {
+        const res = await post(server.url, example(name), mode);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('');
+        expectNoReplyEvent(res.headers);
+        if (name === 'dead-letter') expect(counters.get('dead_letters_total', { code: '503' })).toBe(1);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('the sweep advances an overdue Action', async () => {
+      const store = storeFor(example('update-due'));
+      const server = await serve(appWith(store));
+      try {
+        const res = await post(server.url, example('ping'), mode);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-advance-swept')).toBe('1');
+        expect(store.object?.status?.phase).toBe('configure');
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('API server trouble: 500 so Knative retries', async () => {
+      const broken: Kube = {
+        ...storeFor(example('update-due')),
+        patchStatus: () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch')),
+      } as unknown as Kube;
+      const server = await serve(appWith(broken));
+      try {
+        const res = await post(server.url, example('update-due'), mode);
+        expect(res.status).toBe(500);
+        expect(res.json).toMatchObject({ error: expect.stringContaining('etcd unavailable') });
+      } finally {
+        await server.close();
+      }
+    });
+  });
+});
+
+describe('anything that is not a CloudEvent', () => {
+  let server: Served;
+  beforeAll(async () => void (server = await serve(appWith(null))));
+  afterAll(() => server.close());
+
+  it('plain JSON without ce- headers: 400', async () => {
+    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ reason: expect.stringContaining('malformed CloudEvent') });
+  });
+
+  it.each<Mode>(['binary', 'structured'])('%s event without an id: 400', async (mode) => {
+    const { id: _id, ...event } = example('add');
+    const res = await post(server.url, event, mode);
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ reason: 'malformed CloudEvent: missing id' });
+  });
+
+  it('unparseable JSON: 400', async () => {
+    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":' });
+    expect(res.status).toBe(400);
+  });
+
+  it('a batch: 400', async () => {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: JSON.stringify([example('add')]),
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('an oversized body: 413', async () => {
+    const event = example('add');
+    (event.data as Action).spec.phases = Array.from({ length: 5000 }, (_, i) => `phase-${i}-${'x'.repeat(20)}`);
+    const res = await post(server.url, event, 'binary');
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ error: 'body too large' });
+  });
+
+  it('GET /: 405', async () => {
+    expect((await fetch(server.url)).status).toBe(405);
+  });
+
+  it('health endpoints answer 200', async () => {
+    expect((await fetch(`${server.url}/health/liveness`)).status).toBe(200);
+    expect(await (await fetch(`${server.url}/health/readiness`)).json()).toEqual({ status: 'ok', dryRun: true });
+  });
+});

@@ -1,0 +1,90 @@
+// Property: whatever the order of deliveries (duplicates, late retries, lost events, stale
+// snapshots, conflicts, delay edits, sweeps), no phase is begun twice or skipped, starts are
+// spaced by at least the delay in force, and the sweep alone finishes what events did not.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseAction } from '../../functions/advance-phase/src/action.js';
+import { reconcile } from '../../functions/advance-phase/src/reconcile.js';
+import { sweep } from '../../functions/advance-phase/src/sweep.js';
+import { action, T0 } from '../support/actions.js';
+import { ModelStore } from '../support/model-store.js';
+
+type Step =
+  | { kind: 'deliver'; pick: number; duplicate: boolean }
+  | { kind: 'lose'; pick: number }
+  | { kind: 'tick'; ms: number }
+  | { kind: 'edit-delay'; delay: number }
+  | { kind: 'sweep' };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), duplicate: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('lose' as const), pick: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4000 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('edit-delay' as const), delay: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
+);
+
+interface Pending {
+  snapshot: unknown;
+  /** A retry is not redelivered before the time the function asked for. */
+  notBefore: number;
+}
+
+async function run(phases: string[], delay: number, steps: Step[]) {
+  let clock = T0.getTime();
+  const now = () => new Date(clock);
+  const store = new ModelStore(action({ phases, delay }), now);
+  const pending: Pending[] = [{ snapshot: structuredClone(store.object), notBefore: 0 }];
+  let seen = 0;
+  const collect = () => {
+    for (; seen < store.emitted.length; seen++) pending.push({ snapshot: store.emitted[seen], notBefore: 0 });
+  };
+
+  for (const s of steps) {
+    collect();
+    if (s.kind === 'tick') clock += s.ms;
+    else if (s.kind === 'edit-delay') store.editSpec({ delay: s.delay });
+    else if (s.kind === 'sweep') await sweep(store, { pageSize: 10, concurrency: 2, now });
+    else if (pending.length > 0) {
+      const i = s.pick % pending.length;
+      const event = pending[i] as Pending;
+      if (s.kind === 'lose') pending.splice(i, 1);
+      else if (event.notBefore <= clock) {
+        const parsed = parseAction(event.snapshot);
+        if (parsed.valid === null) throw new Error(parsed.reason);
+        const outcome = await reconcile(store, parsed, now);
+        if (outcome.decision.kind === 'wait') event.notBefore = outcome.decision.until.getTime();
+        else if (!s.duplicate) pending.splice(i, 1);
+      }
+    }
+  }
+
+  // Every event may be lost from here on: the sweep alone must finish the run.
+  for (let i = 0; i <= phases.length; i++) {
+    clock += 4000;
+    await sweep(store, { pageSize: 10, concurrency: 2, now });
+  }
+  return store;
+}
+
+describe('convergence under any delivery order', () => {
+  it('begins every phase exactly once, in order, spaced by the delay', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(step, { maxLength: 80 }),
+        async (phases, delay, steps) => {
+          const store = await run(phases, delay, steps);
+          expect(store.violations).toEqual([]);
+          const timestamps = store.object?.status?.timestamps ?? [];
+          expect(timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
+          expect(store.object?.status?.state).toBe('Succeeded');
+          // One PhaseStarted event per position, however often each was tried.
+          expect(Object.fromEntries(store.phaseEvents)).toEqual(Object.fromEntries(phases.map((_, i) => [`p${i}`, 1])));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
