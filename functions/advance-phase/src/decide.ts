@@ -153,22 +153,13 @@ function reject(envelope: Envelope, reason: string, now: Date): Decision {
   return { kind: 'reject', reason, patch };
 }
 
-/** A patch that brings status in line with the spec, or null when it already is. */
+/**
+ * A patch that brings status in line with a spec edit, or null. As everywhere in Kubernetes,
+ * status.observedGeneration says which spec the status reflects: only an edit moves it.
+ */
 function refreshed(action: Action, now: Date): StatusPatch | null {
-  const have = action.status ?? {};
-  const want = desiredStatus(action, have.timestamps ?? [], now);
-  const cond = (s: Status) => {
-    const c = s.conditions?.find((x) => x.type === CONDITION_TYPE);
-    return c && [c.status, c.reason, c.message, c.observedGeneration].join('|');
-  };
-  const same =
-    have.state === want.state &&
-    have.progress === want.progress &&
-    have.phase === want.phase &&
-    have.nextPhaseAt === want.nextPhaseAt &&
-    have.observedGeneration === want.observedGeneration &&
-    cond(have) === cond(want);
-  return same ? null : patchOf(action.metadata.resourceVersion, want);
+  if (action.status?.observedGeneration === action.metadata.generation) return null;
+  return patchOf(action.metadata.resourceVersion, desiredStatus(action, action.status?.timestamps ?? [], now));
 }
 
 function withCondition(
@@ -181,9 +172,10 @@ function withCondition(
   const previous = existing?.find((c) => c.type === next.type);
   const lastTransitionTime =
     previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
+  const { type, status, reason, message } = next;
   return [
     ...others,
-    { ...next, lastTransitionTime, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+    { type, status, reason, message, lastTransitionTime, ...(generation === undefined ? {} : { observedGeneration: generation }) },
   ];
 }
 

@@ -1,0 +1,52 @@
+// The CRD mirrors the zod schema. Here without a server: zod's verdicts on the shared examples,
+// and the CRD's declared bounds against zod's. The integration suite sends the same examples to
+// a real kube-apiserver with the CRD installed.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { GROUP, KIND, LIMITS, PLURAL, Spec, State, VERSION } from '../../functions/advance-phase/src/action.js';
+import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
+import { SPEC_EXAMPLES } from '../support/spec-examples.js';
+
+interface Schema {
+  type?: string;
+  required?: string[];
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  [key: string]: unknown;
+}
+const crd = parse(readFileSync(new URL('../../crds/action.yaml', import.meta.url), 'utf8'));
+const version = crd.spec.versions[0];
+const root: Schema = version.schema.openAPIV3Schema;
+const spec = root.properties?.['spec'] as Schema;
+const prop = (name: string) => spec.properties?.[name] as Schema;
+
+describe('crds/action.yaml matches the zod schema', () => {
+  it('names the resource the function talks to', () => {
+    expect(crd.spec.group).toBe(GROUP);
+    expect(crd.spec.names).toMatchObject({ kind: KIND, plural: PLURAL });
+    expect(version.name).toBe(VERSION);
+    expect(version.subresources).toEqual({ status: {} });
+  });
+
+  it('declares the same fields and bounds', () => {
+    expect(Object.keys(spec.properties ?? {}).sort()).toEqual(Object.keys(Spec.shape).sort());
+    expect(spec.required).toEqual(['phases']);
+    expect(prop('phases')).toMatchObject({ minItems: 1, maxItems: LIMITS.maxPhases });
+    expect(prop('phases').items).toMatchObject({ type: 'string', minLength: 1, maxLength: LIMITS.maxPhaseNameLength, pattern: '\\S' });
+    expect(prop('delay')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxDelay, default: LIMITS.defaultDelay });
+    expect(prop('paused')).toMatchObject({ type: 'boolean' });
+    expect(prop('ttlSecondsAfterFinished')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxTtl });
+  });
+
+  it('lets the sweep select on status.state, whose values zod knows', () => {
+    expect(version.selectableFields).toEqual([{ jsonPath: '.status.state' }]);
+    const state = (root.properties?.['status'] as Schema).properties?.['state'] as Schema;
+    expect(state['enum']).toEqual(State.options);
+    for (const [, value] of UNFINISHED.matchAll(/!=(\w+)/g)) expect(State.options).toContain(value);
+  });
+
+  it.each(SPEC_EXAMPLES)('zod judges "$name" as expected', ({ spec: example, valid }) => {
+    expect(Spec.safeParse(example).success).toBe(valid);
+  });
+});
