@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs node_modules from the lock file when they are missing or older than it, so that
+# `npm test` and `npm run local` work on a fresh clone without a separate install step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "installing npm dependencies (npm ci)..." >&2
+  npm ci --no-audit --no-fund >&2
+fi
