@@ -1,0 +1,331 @@
+// A real local Kubernetes control plane (etcd + kube-apiserver, built by build.sh) for tests.
+// Attached clusters die with the Node process that started them; detached ones (cluster:up)
+// outlive it and are found again through a state file.
+import { execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { alive, canConnect, freePorts, launch, stopProcess, waitFor } from './processes.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cacheDir = process.env.ADVANCE_PHASE_CACHE ?? join(here, '..', '..', '.cache');
+/** Where a detached cluster (cluster:up) records itself, for cluster:down and for reuse. */
+export const statePath = join(cacheDir, 'cluster-state.json');
+
+/** Everything about a running cluster except how to stop it; this is what the state file holds. */
+export interface ClusterInfo {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** Admin kubeconfig (system:masters client cert). */
+  kubeconfig: string;
+  /** Holds certs, etcd data, logs (etcd.log, kube-apiserver.log) and the kubeconfig. */
+  dir: string;
+  /** Whether stop() removes dir: only when startCluster created it. */
+  ownsDir: boolean;
+  /** Folder with kube-apiserver, kubectl and etcd. */
+  binDir: string;
+  etcdServer: string;
+  caCert: string;
+  adminCert: string;
+  adminKey: string;
+  /** RSA key the apiserver signs ServiceAccount tokens with. */
+  saSigningKey: string;
+  /**
+   * Audit log when started with auditPolicy: JSON lines at level Metadata, one per request at
+   * stage ResponseComplete (long-running watches also get a ResponseStarted line).
+   */
+  auditLog: string | undefined;
+  pids: { etcd: number; apiserver: number };
+  detached: boolean;
+}
+
+export interface Cluster extends ClusterInfo {
+  /** SIGTERM the apiserver then etcd (SIGKILL after 5 s), then remove dir if we made it. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this folder instead of a fresh temp dir; it is then kept on stop(), logs included. */
+  dir?: string;
+  /** Skip build.sh and use these binaries. */
+  binDir?: string;
+  /** Progress lines (build and startup); default: stderr. */
+  log?: (line: string) => void;
+  /** Write an audit log of every request at level Metadata (see ClusterInfo.auditLog). */
+  auditPolicy?: boolean;
+  /** Let the processes outlive this Node process and record them in statePath. */
+  detached?: boolean;
+}
+
+const defaultLog = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const execFileP = promisify(execFile);
+
+/** Runs build.sh (a no-op when cached) and resolves to the folder holding the binaries. */
+export function buildControlPlane(log: (line: string) => void = defaultLog): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(here, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const errLines: string[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    let partial = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (partial + d).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        errLines.push(line);
+        log(line);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (partial) log(partial);
+      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
+      else reject(new Error(`build.sh exited ${code}:\n${errLines.slice(-20).join('\n')}${partial}`));
+    });
+  });
+}
+
+/** Starts etcd and kube-apiserver on free loopback ports and waits until the API is ready. */
+export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  const log = opts.log ?? defaultLog;
+  const detached = opts.detached ?? false;
+  const binDir = opts.binDir ?? (await buildControlPlane(log));
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'advance-phase-cluster-')));
+  await mkdir(dir, { recursive: true });
+
+  const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
+  const etcdServer = `http://127.0.0.1:${etcdClientPort}`;
+  const server = `https://127.0.0.1:${apiPort}`;
+  const certs = await makeCerts(dir).catch(async (err: unknown) => {
+    if (ownsDir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const auditLog = opts.auditPolicy ? join(dir, 'audit.log') : undefined;
+  const info: ClusterInfo = {
+    server,
+    kubeconfig: join(dir, 'kubeconfig'),
+    dir,
+    ownsDir,
+    binDir,
+    etcdServer,
+    ...certs,
+    auditLog,
+    pids: { etcd: 0, apiserver: 0 },
+    detached,
+  };
+  if (!detached) watchExit(info);
+  // From here on a failure must not leave processes behind.
+  try {
+    const started = Date.now();
+    info.pids.etcd = await start(info, 'etcd', [
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--client-port=${etcdClientPort}`,
+      `--peer-port=${etcdPeerPort}`,
+    ]);
+    await waitFor('etcd', proc(info, 'etcd'), 30_000, () => canConnect(etcdClientPort));
+
+    const apiArgs = [
+      `--etcd-servers=${etcdServer}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--tls-cert-file=${join(dir, 'serving.crt')}`,
+      `--tls-private-key-file=${join(dir, 'serving.key')}`,
+      `--client-ca-file=${certs.caCert}`,
+      '--authorization-mode=RBAC',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${certs.saSigningKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // No controller-manager runs to create default ServiceAccounts, so Pods would be refused.
+      '--disable-admission-plugins=ServiceAccount',
+      '--allow-privileged=true',
+    ];
+    if (auditLog) {
+      const policy = join(dir, 'audit-policy.yaml');
+      // One event per request at ResponseComplete (watches also log ResponseStarted), not two.
+      await writeFile(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
+      // Blocking: an event is in the file before its response is sent, so tests can count at once.
+      apiArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking');
+    }
+    info.pids.apiserver = await start(info, 'kube-apiserver', apiArgs);
+    await writeFile(info.kubeconfig, kubeconfigYaml(server, await readFile(certs.caCert), {
+      'client-certificate-data': (await readFile(certs.adminCert)).toString('base64'),
+      'client-key-data': (await readFile(certs.adminKey)).toString('base64'),
+    }));
+    await waitFor('kube-apiserver /readyz', proc(info, 'kube-apiserver'), 60_000, async () =>
+      (await api(info, 'GET', '/readyz')).status === 200,
+    );
+    // The default namespace is created by a post-start hook shortly after /readyz.
+    await waitFor('namespace default', proc(info, 'kube-apiserver'), 30_000, async () =>
+      (await api(info, 'GET', '/api/v1/namespaces/default')).status === 200,
+    );
+    log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
+  } catch (err) {
+    await stopCluster(info);
+    throw err;
+  }
+  if (detached) {
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(statePath, JSON.stringify(info, null, 2));
+  }
+  return { ...info, stop: () => stopCluster(info) };
+}
+
+/** The detached cluster recorded in statePath, if any (its processes may have died since). */
+export async function readDetachedCluster(): Promise<Cluster | undefined> {
+  let text: string;
+  try {
+    text = await readFile(statePath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const info = JSON.parse(text) as ClusterInfo;
+  return { ...info, stop: () => stopCluster(info) };
+}
+
+/** Whether both processes of the cluster are still running. */
+export function isRunning(info: ClusterInfo): boolean {
+  return alive(info.pids.etcd, join(info.binDir, 'etcd')) && alive(info.pids.apiserver, join(info.binDir, 'kube-apiserver'));
+}
+
+/**
+ * Mints a token for ServiceAccount ns/name through the TokenRequest API, creating the
+ * ServiceAccount if missing (the namespace must exist).
+ */
+export async function createServiceAccountToken(
+  cluster: ClusterInfo,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<string> {
+  const base = `/api/v1/namespaces/${namespace}/serviceaccounts`;
+  const created = await api(cluster, 'POST', base, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+  if (created.status !== 201 && created.status !== 409) {
+    throw new Error(`creating ServiceAccount ${namespace}/${name}: ${created.status} ${created.body}`);
+  }
+  const res = await api(cluster, 'POST', `${base}/${name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds },
+  });
+  const token = res.status === 201 ? (JSON.parse(res.body) as { status?: { token?: string } }).status?.token : undefined;
+  if (!token) throw new Error(`TokenRequest for ${namespace}/${name}: ${res.status} ${res.body}`);
+  return token;
+}
+
+/** Writes a kubeconfig that talks to the cluster as the bearer of token. */
+export async function writeKubeconfigForToken(cluster: ClusterInfo, token: string, path: string): Promise<void> {
+  await writeFile(path, kubeconfigYaml(cluster.server, await readFile(cluster.caCert), { token }));
+}
+
+async function stopCluster(info: ClusterInfo): Promise<void> {
+  await stopProcess(info.pids.apiserver, join(info.binDir, 'kube-apiserver'));
+  await stopProcess(info.pids.etcd, join(info.binDir, 'etcd'));
+  attached.delete(info);
+  if (info.ownsDir) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });
+  if (info.detached) await rm(statePath, { force: true });
+}
+
+// Attached clusters not stopped yet; killed synchronously if this process exits or is signalled.
+const attached = new Set<ClusterInfo>();
+let hooked = false;
+
+function watchExit(info: ClusterInfo): void {
+  attached.add(info);
+  if (hooked) return;
+  hooked = true;
+  const killAll = (): void => {
+    for (const c of attached) {
+      for (const [pid, exe] of [[c.pids.apiserver, 'kube-apiserver'], [c.pids.etcd, 'etcd']] as const) {
+        if (alive(pid, join(c.binDir, exe))) process.kill(pid, 'SIGKILL'); // no time to wait for SIGTERM
+      }
+      if (c.ownsDir) rmSync(c.dir, { recursive: true, force: true, maxRetries: 3 });
+    }
+    attached.clear();
+  };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      // Keep the signal's default effect unless someone else (e.g. a test runner) handles it.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+}
+
+/** binDir/name with output to dir/name.log. */
+function start(info: ClusterInfo, name: string, args: string[]): Promise<number> {
+  return launch({ exe: join(info.binDir, name), args, logFile: join(info.dir, `${name}.log`), detached: info.detached });
+}
+
+function proc(info: ClusterInfo, name: 'etcd' | 'kube-apiserver') {
+  const pid = name === 'etcd' ? info.pids.etcd : info.pids.apiserver;
+  return { pid, exe: join(info.binDir, name), logFile: join(info.dir, `${name}.log`) };
+}
+
+async function makeCerts(dir: string): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
+  const p = (f: string): string => join(dir, f);
+  const openssl = (...args: string[]): Promise<unknown> => execFileP('openssl', args);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365'];
+  await openssl('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-subj', '/CN=advance-phase-test-ca',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  const signed = (name: string, subj: string, ...ext: string[]): Promise<unknown> =>
+    openssl('req', '-x509', ...ec, '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`),
+      '-subj', subj, '-addext', 'basicConstraints=CA:FALSE', ...ext.flatMap((e) => ['-addext', e]));
+  await Promise.all([
+    signed('serving', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth'),
+    signed('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth'),
+    openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key')).then(() =>
+      openssl('pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')),
+    ),
+  ]);
+  return { caCert: p('ca.crt'), adminCert: p('admin.crt'), adminKey: p('admin.key'), saSigningKey: p('sa.key') };
+}
+
+function kubeconfigYaml(server: string, caPem: Buffer, user: Record<string, string>): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: advance-phase-test',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${caPem.toString('base64')}`,
+    'users:',
+    '- name: user',
+    '  user:',
+    ...Object.entries(user).map(([k, v]) => `    ${k}: ${v}`),
+    'contexts:',
+    '- name: advance-phase-test',
+    '  context: {cluster: advance-phase-test, user: user}',
+    'current-context: advance-phase-test',
+    '',
+  ].join('\n');
+}
+
+/** One request as admin; resolves with any HTTP status, rejects only on transport errors. */
+async function api(c: ClusterInfo, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const [ca, cert, key] = await Promise.all([readFile(c.caCert), readFile(c.adminCert), readFile(c.adminKey)]);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      new URL(path, c.server),
+      { method, ca, cert, key, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8').on('data', (d: string) => (data += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}

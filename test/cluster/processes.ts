@@ -1,0 +1,114 @@
+// Local server processes for the test harnesses (control plane, Knative data plane, function):
+// spawn with a log file, wait for readiness, stop by pid without ever hitting a reused pid.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface LaunchSpec {
+  exe: string;
+  args: string[];
+  /** Output (stdout and stderr) is appended here. */
+  logFile: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Outlive this Node process (own session) instead of dying with it. */
+  detached: boolean;
+}
+
+/** Spawns the process and returns its pid. */
+export async function launch(spec: LaunchSpec): Promise<number> {
+  const out = await open(spec.logFile, 'a');
+  try {
+    // Attached: setpriv (util-linux) makes the kernel SIGKILL the child when this process dies,
+    // even by SIGKILL, where no exit hook runs. Detached: own session, so it outlives us.
+    const [cmd, argv] = spec.detached ? [spec.exe, spec.args] : ['setpriv', ['--pdeathsig', 'SIGKILL', spec.exe, ...spec.args]];
+    const child = spawn(cmd, argv, {
+      detached: spec.detached,
+      stdio: ['ignore', out.fd, out.fd],
+      env: { ...process.env, ...spec.env },
+      ...(spec.cwd ? { cwd: spec.cwd } : {}),
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    // Not keeping the event loop alive: a script that forgets to stop still exits (and cleans up).
+    child.unref();
+    if (child.pid === undefined) throw new Error(`spawning ${spec.exe} gave no pid`);
+    return child.pid;
+  } finally {
+    await out.close();
+  }
+}
+
+/** Polls check until true; fails early, with the log's tail, if the process it depends on dies. */
+export async function waitFor(
+  what: string,
+  proc: { pid: number; exe: string; logFile: string },
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    const died = !alive(proc.pid, proc.exe);
+    if (died || Date.now() > deadline) {
+      const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
+      throw new Error(`${what}: ${died ? `${proc.exe} exited` : `not ready after ${timeoutMs / 1000} s`}; ${proc.logFile} ends:\n${tail}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** True if pid is a live (non-zombie) process running exe; guards against pid reuse. */
+export function alive(pid: number, exe: string): boolean {
+  if (pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(exe);
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */
+export async function stopProcess(pid: number, exe: string): Promise<void> {
+  for (const [signal, waitMs] of [['SIGTERM', 5000], ['SIGKILL', 5000]] as const) {
+    if (!alive(pid, exe)) return;
+    process.kill(pid, signal);
+    const deadline = Date.now() + waitMs;
+    while (alive(pid, exe) && Date.now() < deadline) await sleep(50);
+  }
+  if (alive(pid, exe)) throw new Error(`${exe} (pid ${pid}) survived SIGKILL`);
+}
+
+/** Distinct free loopback ports: all held open at once so they differ. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+        const s = createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}

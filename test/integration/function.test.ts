@@ -1,0 +1,259 @@
+// The function in real mode against a real kube-apiserver, authenticated as its own
+// ServiceAccount (RBAC from config/knative). Events are posted exactly as ApiServerSource sends
+// them; the function's clock is moved forward instead of sleeping; API calls are counted from
+// the API server's audit log.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import { createApp } from '../../functions/advance-phase/src/app.js';
+import { kubeFor } from '../../functions/advance-phase/src/kube.js';
+import { createLogger } from '../../functions/advance-phase/src/log.js';
+import { Counters } from '../../functions/advance-phase/src/metrics.js';
+import { createServiceAccountToken, writeKubeconfigForToken } from '../cluster/cluster.js';
+import { ACTIONS, Admin } from '../support/admin.js';
+import { post, serve, type CloudEventJson, type Served } from '../support/http.js';
+
+const cluster = inject('cluster');
+const admin = new Admin(cluster);
+const FUNCTION_USER = 'system:serviceaccount:advance-phase:advance-phase';
+
+let server: Served;
+let skew = 0; // seconds the function's clock runs ahead of the wall clock
+const clock = () => new Date(Date.now() + skew * 1000);
+
+beforeAll(async () => {
+  for (const ns of ['fn-a', 'fn-b', 'advance-phase']) await admin.namespace(ns);
+  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/function-rbac.yaml');
+  const token = await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase');
+  const kubeconfig = join(cluster.dir, 'function.kubeconfig');
+  await writeKubeconfigForToken(cluster, token, kubeconfig);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const app = createApp({
+    kube: kubeFor(kc),
+    log: createLogger('silent'),
+    counters: new Counters(),
+    maxBodyBytes: 1024 * 1024,
+    sweep: { pageSize: 2, concurrency: 4 },
+    now: clock,
+  });
+  server = await serve(app);
+});
+afterAll(() => server?.close());
+
+let ids = 0;
+function event(type: 'add' | 'update' | 'delete', object: unknown): CloudEventJson {
+  const o = object as Action;
+  return {
+    specversion: '1.0',
+    type: `dev.knative.apiserver.resource.${type}`,
+    source: cluster.server,
+    id: `it-${++ids}`,
+    subject: `/apis/core.opdemo.net/v1/namespaces/${o.metadata.namespace}/actions/${o.metadata.name}`,
+    kind: 'Action',
+    name: o.metadata.name,
+    namespace: o.metadata.namespace,
+    apiversion: 'core.opdemo.net/v1',
+    data: object,
+  };
+}
+const send = (type: 'add' | 'update' | 'delete', object: unknown) => post(server.url, event(type, object), 'binary');
+
+async function create(ns: string, name: string, spec: Record<string, unknown>): Promise<Action> {
+  const res = await admin.createAction(ns, name, spec);
+  expect(res.status).toBe(201);
+  return res.body as unknown as Action;
+}
+async function current(ns: string, name: string): Promise<Action> {
+  return (await admin.getAction(ns, name)).body as unknown as Action;
+}
+
+interface AuditEvent {
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string };
+  responseStatus?: { code?: number };
+}
+/**
+ * The function's requests since `mark` (a byte offset into the audit log), as
+ * "verb resource[/sub] code", optionally only those in the given namespaces.
+ */
+function auditSince(mark: number, namespaces?: string[]): string[] {
+  const text = readFileSync(cluster.auditLog as string).subarray(mark).toString('utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === FUNCTION_USER)
+    .filter((e) => !namespaces || namespaces.includes(e.objectRef?.namespace ?? ''))
+    .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.responseStatus?.code}`);
+}
+const auditMark = () => readFileSync(cluster.auditLog as string).length;
+
+describe('one Action through its phases, event by event', () => {
+  let snapshots: Action[] = [];
+
+  it('add: begins the first phase with one status patch, no read', async () => {
+    const created = await create('fn-a', 'walk', { phases: ['provision', 'configure', 'verify'], delay: 5 });
+    const mark = auditMark();
+    const res = await send('add', created);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    const now = await current('fn-a', 'walk');
+    expect(now.status).toMatchObject({ phase: 'provision', state: 'Running', progress: '1/3', observedGeneration: 1 });
+    expect(now.status?.timestamps).toHaveLength(1);
+    expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
+    snapshots = [created, now];
+  });
+
+  it('not due: 503 with Retry-After and nothing written', async () => {
+    const mark = auditMark();
+    const res = await send('update', snapshots[1]);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(4);
+    expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(5);
+    expect(auditSince(mark)).toEqual([]);
+  });
+
+  it('due: exactly one write, the next phase, spaced by the delay', async () => {
+    skew = 5;
+    const mark = auditMark();
+    const res = await send('update', snapshots[1]);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-advance-phase')).toBe('configure');
+    const now = await current('fn-a', 'walk');
+    const [first, second] = (now.status?.timestamps ?? []).map((t) => Date.parse(Object.values(t)[0] ?? ''));
+    expect((second as number) - (first as number)).toBeGreaterThanOrEqual(5000);
+    expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
+    snapshots.push(now);
+  });
+
+  it('a stale snapshot: the 409 is read back and ends that chain, no phase twice', async () => {
+    skew = 100;
+    const mark = auditMark();
+    const res = await send('update', snapshots[1]); // position 1; the object is at 2 now
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-advance-reason')).toBe('stale');
+    expect((await current('fn-a', 'walk')).status?.timestamps).toHaveLength(2);
+    expect(auditSince(mark)).toEqual(['patch actions/status 409', 'get actions 200']);
+  });
+
+  it('duplicate deliveries at once: one of them begins the phase', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => send('update', snapshots[2])));
+    expect(answers.map((a) => a.headers.get('x-advance-decision')).sort()).toEqual(['advance', 'done', 'done']);
+    const now = await current('fn-a', 'walk');
+    expect(now.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['provision', 'configure', 'verify']);
+    expect(now.status).toMatchObject({ state: 'Succeeded', progress: '3/3' });
+    expect(now.status?.conditions?.[0]).toMatchObject({ type: 'Succeeded', status: 'True', reason: 'Completed' });
+    snapshots.push(now);
+  });
+
+  it('finished: untouched', async () => {
+    const mark = auditMark();
+    const res = await send('update', snapshots[3]);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-advance-reason')).toBe('finished');
+    expect(auditSince(mark)).toEqual([]);
+  });
+
+  it('recorded a PhaseStarted Event for each phase, once', async () => {
+    const uid = snapshots[0]?.metadata.uid;
+    const res = await admin.request<{ items: { reason: string; note: string; regarding: { uid: string } }[] }>('GET', '/apis/events.k8s.io/v1/namespaces/fn-a/events');
+    const mine = res.body.items.filter((e) => e.regarding.uid === uid);
+    expect(mine.map((e) => e.note).sort()).toEqual(['phase 1 provision started', 'phase 2 configure started', 'phase 3 verify started']);
+    skew = 0;
+  });
+});
+
+describe('spec edits', () => {
+  it('a delay edit refreshes status once, then the new delay decides the wait', async () => {
+    const created = await create('fn-a', 'edit', { phases: ['a', 'b'], delay: 60 });
+    await send('add', created);
+    const edited = await admin.patchAction('fn-a', 'edit', { spec: { delay: 2 } });
+    expect(edited.status).toBe(200);
+    const res = await send('update', edited.body);
+    expect(res.headers.get('x-advance-decision')).toBe('update');
+    const refreshed = await current('fn-a', 'edit');
+    expect(refreshed.status?.observedGeneration).toBe(2);
+    const start = Date.parse(Object.values(refreshed.status?.timestamps?.[0] ?? {})[0] ?? '');
+    expect(refreshed.status?.nextPhaseAt).toBe(new Date(start + 2000).toISOString());
+    const wait = await send('update', refreshed);
+    expect(wait.status).toBe(503);
+    expect(Number(wait.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('TTL after finishing', () => {
+  it('deletes a finished Action once its TTL has passed, not before', async () => {
+    const created = await create('fn-a', 'ttl', { phases: ['only'], ttlSecondsAfterFinished: 3 });
+    await send('add', created);
+    const finished = await current('fn-a', 'ttl');
+    expect(finished.status?.state).toBe('Expiring');
+    const early = await send('update', finished);
+    expect(early.status).toBe(503);
+    expect(early.headers.get('x-advance-reason')).toBe('ttl');
+    skew = 3;
+    const late = await send('update', finished);
+    skew = 0;
+    expect(late.headers.get('x-advance-decision')).toBe('delete');
+    expect((await admin.getAction('fn-a', 'ttl')).status).toBe(404);
+  });
+
+  it('never deletes a re-created Action with the same name (uid precondition)', async () => {
+    const first = await create('fn-a', 'reborn', { phases: ['only'], ttlSecondsAfterFinished: 0 });
+    await send('add', first);
+    const finished = await current('fn-a', 'reborn');
+    await admin.request('DELETE', `${ACTIONS}/namespaces/fn-a/actions/reborn`);
+    const second = await create('fn-a', 'reborn', { phases: ['only'] });
+    const res = await send('update', finished);
+    expect(res.status).toBe(200);
+    expect((await current('fn-a', 'reborn')).metadata.uid).toBe(second.metadata.uid);
+  });
+});
+
+describe('the sweep', () => {
+  it('advances overdue Actions in every namespace and lists only unfinished ones', async () => {
+    // Never seen by an event (older than the source), and one already finished.
+    const namespaces = ['sweep-a', 'sweep-b'];
+    for (const ns of namespaces) await admin.namespace(ns);
+    for (const ns of namespaces) for (const n of [1, 2, 3]) await create(ns, `swept-${n}`, { phases: ['a', 'b'], delay: 1 });
+    await send('add', await create('sweep-b', 'done-already', { phases: ['a'] }));
+    const mark = auditMark();
+    const res = await post(server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/sweep', id: 'ping-1', data: {} }, 'binary');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    for (const ns of namespaces) {
+      for (const n of [1, 2, 3]) expect((await current(ns, `swept-${n}`)).status?.phase).toBe('a');
+    }
+    // One write per overdue Action, no read, and nothing at all for the finished one.
+    const onActions = auditSince(mark, namespaces).filter((c) => c.includes(' actions'));
+    expect(onActions).toEqual(Array(6).fill('patch actions/status 200'));
+    const lists = readFileSync(cluster.auditLog as string).subarray(mark).toString('utf8').split('\n')
+      .filter((l) => l.includes('"verb":"list"') && l.includes(FUNCTION_USER) && l.includes('"stage":"ResponseComplete"'));
+    expect(lists.length).toBeGreaterThan(0);
+    for (const l of lists) expect(l).toContain('fieldSelector=status.state');
+
+    skew = 1;
+    await post(server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} }, 'binary');
+    skew = 0;
+    for (const ns of namespaces) {
+      for (const n of [1, 2, 3]) expect((await current(ns, `swept-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
+    }
+  });
+});
+
+describe('events that end nothing', () => {
+  it('an event for an Action that is gone: 200, nothing written', async () => {
+    const created = await create('fn-b', 'gone', { phases: ['a'] });
+    await admin.request('DELETE', `${ACTIONS}/namespaces/fn-b/actions/gone`);
+    const mark = auditMark();
+    const res = await send('add', created);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-advance-reason')).toBe('gone');
+    expect(auditSince(mark)).toEqual(['patch actions/status 404']);
+  });
+});

@@ -1,0 +1,75 @@
+// The shipped RBAC, applied to a real API server and checked by impersonation: each identity
+// can do what it needs and nothing more.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { Admin } from '../support/admin.js';
+
+const cluster = inject('cluster');
+const admin = new Admin(cluster);
+const run = promisify(execFile);
+
+beforeAll(async () => {
+  for (const ns of ['advance-phase', 'rbac-elsewhere']) await admin.namespace(ns);
+  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/function-rbac.yaml', '-f', 'config/knative/source-rbac.yaml');
+});
+
+async function can(user: string, ...args: string[]): Promise<boolean> {
+  try {
+    await run(join(cluster.binDir, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'auth', 'can-i', `--as=${user}`, ...args]);
+    return true;
+  } catch (error) {
+    const out = (error as { stdout?: string }).stdout ?? '';
+    if (out.trim() === 'no') return false;
+    throw error;
+  }
+}
+
+const FUNCTION = 'system:serviceaccount:advance-phase:advance-phase';
+const SOURCE = 'system:serviceaccount:advance-phase:actions-source';
+const actions = 'actions.core.opdemo.net';
+
+describe('the function ServiceAccount', () => {
+  it.each([
+    ['get', actions],
+    ['list', actions, '--all-namespaces'],
+    ['watch', actions],
+    ['patch', actions, '--subresource=status'],
+    ['delete', actions],
+    ['create', 'events.events.k8s.io'],
+  ])('may %s %s %s', async (...args) => {
+    expect(await can(FUNCTION, ...args, '-n', 'rbac-elsewhere')).toBe(true);
+  });
+
+  it.each([
+    ['update', actions],
+    ['patch', actions],
+    ['create', actions],
+    ['update', actions, '--subresource=status'],
+    ['get', 'secrets'],
+    ['list', 'pods'],
+    ['create', 'configmaps'],
+    ['create', 'events'],
+    ['list', 'events.events.k8s.io'],
+    ['patch', 'customresourcedefinitions.apiextensions.k8s.io'],
+  ])('may not %s %s %s', async (...args) => {
+    expect(await can(FUNCTION, ...args, '-n', 'rbac-elsewhere')).toBe(false);
+  });
+});
+
+describe('the ApiServerSource ServiceAccount', () => {
+  it.each([['get'], ['list'], ['watch']])('may %s actions', async (verb) => {
+    expect(await can(SOURCE, verb, actions, '-n', 'rbac-elsewhere')).toBe(true);
+  });
+
+  it.each([
+    ['patch', actions, '--subresource=status'],
+    ['delete', actions],
+    ['update', actions],
+    ['get', 'secrets'],
+    ['create', 'events.events.k8s.io'],
+  ])('may not %s %s %s', async (...args) => {
+    expect(await can(SOURCE, ...args, '-n', 'rbac-elsewhere')).toBe(false);
+  });
+});

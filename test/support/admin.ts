@@ -1,0 +1,76 @@
+// The test's own hands on a real cluster: cluster-admin requests and the built kubectl.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ClusterInfo } from '../cluster/cluster.js';
+
+const run = promisify(execFile);
+const repo = new URL('../../', import.meta.url).pathname;
+export const ACTIONS = '/apis/core.opdemo.net/v1';
+
+export interface Answer<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export class Admin {
+  private readonly agent: https.Agent;
+
+  constructor(readonly cluster: ClusterInfo) {
+    this.agent = new https.Agent({
+      keepAlive: true,
+      ca: readFileSync(cluster.caCert),
+      cert: readFileSync(cluster.adminCert),
+      key: readFileSync(cluster.adminKey),
+    });
+  }
+
+  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(new URL(path, this.cluster.server), { method, agent: this.agent, headers: { 'content-type': contentType } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: (text && text.startsWith('{') ? JSON.parse(text) : text) as T }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Runs the kubectl built with the control plane, as cluster-admin unless `as` is given. */
+  async kubectl(...args: string[]): Promise<string> {
+    const { stdout } = await run(join(this.cluster.binDir, 'kubectl'), ['--kubeconfig', this.cluster.kubeconfig, ...args], { cwd: repo });
+    return stdout;
+  }
+
+  async installCrd(): Promise<void> {
+    await this.kubectl('apply', '-f', 'crds/action.yaml');
+    await this.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/actions.core.opdemo.net');
+  }
+
+  async namespace(name: string): Promise<void> {
+    const res = await this.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    if (res.status !== 201 && res.status !== 409) throw new Error(`namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  /** Creates an Action the way kubectl apply does (strict field validation); returns the object. */
+  async createAction(namespace: string, name: string, spec: unknown): Promise<Answer> {
+    return this.request('POST', `${ACTIONS}/namespaces/${namespace}/actions?fieldValidation=Strict`, {
+      apiVersion: 'core.opdemo.net/v1',
+      kind: 'Action',
+      metadata: { name, namespace },
+      spec,
+    });
+  }
+
+  async getAction(namespace: string, name: string): Promise<Answer> {
+    return this.request('GET', `${ACTIONS}/namespaces/${namespace}/actions/${name}`);
+  }
+
+  async patchAction(namespace: string, name: string, patch: unknown, subresource = ''): Promise<Answer> {
+    return this.request('PATCH', `${ACTIONS}/namespaces/${namespace}/actions/${name}${subresource}`, patch, 'application/merge-patch+json');
+  }
+}
