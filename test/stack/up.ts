@@ -1,0 +1,21 @@
+// Starts the whole local chain detached (stop it with stack:down). The last stdout line is
+// KUBECONFIG=<path>; kubectl is printed on stderr.
+import { isStackRunning, readDetachedStack, stackStatePath, startStack } from './stack.js';
+
+const existing = await readDetachedStack();
+let kubeconfig: string;
+if (existing && isStackRunning(existing)) {
+  console.error(`stack:up: already running (state ${stackStatePath})`);
+  kubeconfig = existing.cluster.kubeconfig;
+} else {
+  if (existing) {
+    console.error('stack:up: clearing a stack that is no longer running');
+    await existing.stop();
+  }
+  const stack = await startStack({ detached: true });
+  console.error(`stack:up: logs in ${stack.dir}; function log: ${stack.specs.function.logFile}`);
+  kubeconfig = stack.cluster.kubeconfig;
+}
+const bin = (await readDetachedStack())?.cluster.binDir;
+console.error(`stack:up: kubectl for it: export PATH=${bin}:$PATH`);
+console.log(`KUBECONFIG=${kubeconfig}`);
