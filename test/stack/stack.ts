@@ -174,7 +174,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ready: null,
       },
     };
-    info = { cluster, functionUrl, brokerUrl, channelUrl, dir, specs, pids, detached };
+    const { stop: _stop, ...clusterInfo } = cluster;
+    info = { cluster: clusterInfo, functionUrl, brokerUrl, channelUrl, dir, specs, pids, detached };
     for (const part of PARTS) await startPart(info, part, log);
     await waitForAdapter(info);
     log(`stack: ready; function at ${functionUrl}, broker at ${brokerUrl}, logs in ${dir}`);
@@ -203,6 +204,11 @@ function withControls(info: StackInfo, cluster: Pick<Cluster, 'stop'>): Stack {
       if (info.detached) await rm(stackStatePath, { force: true });
     },
   };
+}
+
+/** Controls for a stack started elsewhere (a test worker gets the info from its global setup). */
+export function attachStack(info: StackInfo): Stack {
+  return withControls(info, { stop: async () => undefined });
 }
 
 /** The stack recorded by a detached start (stack:up), if any. */

@@ -1,0 +1,98 @@
+// Actions walked by the real chain: ApiServerSource adapter -> broker ingress -> IMC dispatcher
+// -> broker filter -> function, with Knative's own retries honouring Retry-After. Nothing here
+// is simulated; the gaps are read from the timestamps the function wrote.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import { attachStack } from '../stack/stack.js';
+import { ACTIONS } from '../support/admin.js';
+import { finished, functionLog, gaps, starts, until } from '../support/chain.js';
+
+const stack = attachStack(inject('stack'));
+const admin = stack.admin;
+const run = promisify(execFile);
+/** Knative retries to the millisecond here, but a loaded 2-core CI runner is not a benchmark. */
+const SLACK_MS = 1000;
+
+const create = async (ns: string, name: string, spec: Record<string, unknown>) => {
+  const res = await admin.createAction(ns, name, spec);
+  expect(res.status).toBe(201);
+  return res.body as unknown as Action;
+};
+
+beforeAll(async () => {
+  for (const ns of ['e2e-walk', 'e2e-pair', 'e2e-edit', 'e2e-delete', 'e2e-again']) await admin.namespace(ns);
+});
+
+describe('the chain', () => {
+  it('walks 4 phases at delay 2, each event delivered once, and kubectl wait sees it finish', async () => {
+    await create('e2e-walk', 'four', { phases: ['provision', 'configure', 'verify', 'done'], delay: 2 });
+    const done = await finished(admin, 'e2e-walk', 'four');
+    expect(done.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['provision', 'configure', 'verify', 'done']);
+    expect(gaps(done).filter((gap) => gap < 2000 || gap >= 2000 + SLACK_MS)).toEqual([]);
+
+    // Happy path: add (advance), then per phase one update answered 503 and retried once
+    // (advance), and the last update (finished). No event answered 2xx twice: a non-empty 2xx
+    // body would make the broker filter answer 502 and every event would come back.
+    const mine = await until('the final event', async () => {
+      const entries = functionLog(stack.specs.function.logFile).filter((e) => e.action === 'e2e-walk/four' && e.decision);
+      return entries.some((e) => e.decision?.reason === 'finished') && entries;
+    });
+    // (Counted, not ordered: an answer is logged after its Kubernetes Event is recorded, by which
+    // time the next event may already have been answered.)
+    const kinds = mine.map((e) => e.decision?.kind).sort();
+    expect(kinds).toEqual(['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait']);
+    const answered2xx = mine.filter((e) => e.decision?.kind !== 'wait').map((e) => e.id);
+    expect(new Set(answered2xx).size).toBe(answered2xx.length);
+
+    const kubectl = join(stack.cluster.binDir, 'kubectl');
+    const { stdout } = await run(kubectl, ['--kubeconfig', stack.cluster.kubeconfig, 'wait', '--for=condition=Succeeded', '--timeout=10s', '-n', 'e2e-walk', 'action/four']);
+    expect(stdout).toContain('condition met');
+  });
+
+  it('runs delays 1 and 5 side by side without one slowing the other', async () => {
+    await create('e2e-pair', 'fast', { phases: ['a', 'b', 'c', 'd', 'e', 'f'], delay: 1 });
+    await create('e2e-pair', 'slow', { phases: ['a', 'b'], delay: 5 });
+    const [fast, slow] = await Promise.all([finished(admin, 'e2e-pair', 'fast'), finished(admin, 'e2e-pair', 'slow')]);
+    const within = (gap: number, delay: number) => gap >= delay && gap < delay + SLACK_MS;
+    expect(gaps(fast).filter((gap) => !within(gap, 1000))).toEqual([]);
+    expect(gaps(slow).filter((gap) => !within(gap, 5000))).toEqual([]);
+  });
+
+  it('applies a delay edited mid-run to the wait ahead', async () => {
+    await create('e2e-edit', 'edited', { phases: ['a', 'b', 'c'], delay: 30 });
+    await until('the first phase', async () => ((await admin.getAction('e2e-edit', 'edited')).body as unknown as Action).status?.phase === 'a');
+    const edited = await admin.patchAction('e2e-edit', 'edited', { spec: { delay: 1 } });
+    expect(edited.status).toBe(200);
+    const done = await finished(admin, 'e2e-edit', 'edited', 15_000);
+    const [first, second, third] = starts(done) as [number, number, number];
+    expect(second - first).toBeLessThan(30_000);
+    expect(third - second).toBeGreaterThanOrEqual(1000);
+    expect(third - second).toBeLessThan(1000 + SLACK_MS);
+  });
+
+  it('ends the chain of an Action deleted mid-run', async () => {
+    await create('e2e-delete', 'doomed', { phases: ['a', 'b', 'c'], delay: 2 });
+    await until('the first phase', async () => ((await admin.getAction('e2e-delete', 'doomed')).body as unknown as Action).status?.phase === 'a');
+    await admin.request('DELETE', `${ACTIONS}/namespaces/e2e-delete/actions/doomed`);
+    // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
+    await until('the retry to find it gone', async () =>
+      functionLog(stack.specs.function.logFile).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
+    );
+    expect((await admin.getAction('e2e-delete', 'doomed')).status).toBe(404);
+  });
+
+  it('runs again when a finished Action is deleted and re-created', async () => {
+    const first = await create('e2e-again', 'twice', { phases: ['a', 'b'], delay: 1 });
+    const once = await finished(admin, 'e2e-again', 'twice');
+    await admin.request('DELETE', `${ACTIONS}/namespaces/e2e-again/actions/twice`);
+    await until('deletion', async () => (await admin.getAction('e2e-again', 'twice')).status === 404);
+    const second = await create('e2e-again', 'twice', { phases: ['a', 'b'], delay: 1 });
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    const again = await finished(admin, 'e2e-again', 'twice');
+    expect(again.status?.timestamps).toHaveLength(2);
+    expect(starts(again)[0]).toBeGreaterThan(starts(once)[1] as number);
+  });
+});

@@ -1,0 +1,86 @@
+// What the chain survives: a killed function, a restarted dispatcher (its pending retries are
+// lost), Actions older than the source, and an event that can only be dead-lettered. The sweep
+// is fired by Knative's mtping from the shipped PingSource, its schedule shortened here.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import { attachStack, NS } from '../stack/stack.js';
+import { finished, functionLog, gaps, until } from '../support/chain.js';
+
+const stack = attachStack(inject('stack'));
+const admin = stack.admin;
+const PING = `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`;
+
+const phaseOf = async (ns: string, name: string) => ((await admin.getAction(ns, name)).body as unknown as Action).status?.phase;
+const sweeps = () => functionLog(stack.specs.function.logFile).filter((e) => e.sweep);
+
+async function schedule(cron: string): Promise<void> {
+  const res = await admin.request('PATCH', PING, { spec: { schedule: cron } }, 'application/merge-patch+json');
+  expect(res.status).toBe(200);
+}
+
+beforeAll(async () => {
+  for (const ns of ['e2e-kill', 'e2e-dispatcher', 'e2e-before', 'e2e-dead']) await admin.namespace(ns);
+});
+afterAll(async () => {
+  const shipped = readFileSync(new URL('../../config/knative/pingsource.yaml', import.meta.url), 'utf8');
+  await schedule(/schedule: "([^"]+)"/.exec(shipped)?.[1] as string);
+});
+
+describe('recovery', () => {
+  it('finishes every phase when the function is killed mid-run and restarted', async () => {
+    await admin.createAction('e2e-kill', 'survivor', { phases: ['a', 'b', 'c', 'd'], delay: 2 });
+    await until('the second phase', async () => (await phaseOf('e2e-kill', 'survivor')) === 'b');
+    await stack.stopPart('function', 'kill');
+    await new Promise((r) => setTimeout(r, 1500)); // the dispatcher's retry meets a dead port
+    await stack.startPart('function');
+    const done = await finished(admin, 'e2e-kill', 'survivor');
+    expect(done.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['a', 'b', 'c', 'd']);
+    expect(gaps(done).every((gap) => gap >= 2000)).toBe(true);
+  });
+
+  it('the sweep finishes runs whose retries died with a restarted dispatcher', async () => {
+    await admin.createAction('e2e-dispatcher', 'orphan', { phases: ['a', 'b', 'c'], delay: 3 });
+    await until('the first phase', async () => (await phaseOf('e2e-dispatcher', 'orphan')) === 'a');
+    await stack.stopPart('dispatcher'); // the retry waiting in its memory is gone
+    await stack.startPart('dispatcher');
+    const before = sweeps().length;
+    await schedule('*/2 * * * * *');
+    const done = await finished(admin, 'e2e-dispatcher', 'orphan', 30_000);
+    expect(done.status?.timestamps).toHaveLength(3);
+    expect(gaps(done).every((gap) => gap >= 3000)).toBe(true);
+    expect(sweeps().slice(before).some((e) => (e.sweep?.decisions['advance'] ?? 0) > 0)).toBe(true);
+  });
+
+  it('the sweep finishes Actions created before the source was watching', async () => {
+    await stack.stopPart('adapter');
+    await admin.createAction('e2e-before', 'early', { phases: ['a', 'b'], delay: 1 });
+    await stack.startPart('adapter'); // sends nothing for objects that already exist
+    await schedule('*/2 * * * * *');
+    const done = await finished(admin, 'e2e-before', 'early', 30_000);
+    expect(done.status?.timestamps).toHaveLength(2);
+  });
+
+  it('records an event that could only be dead-lettered', async () => {
+    // Not an Action: the function answers 400, which Knative does not retry, so the dispatcher
+    // hands it to the Trigger's dead-letter sink, the function again.
+    const res = await fetch(stack.brokerUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-type': 'dev.knative.apiserver.resource.update',
+        'ce-source': 'e2e',
+        'ce-id': 'e2e-dead-letter-1',
+      },
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'e2e-dead' } }),
+    });
+    expect(res.status).toBe(202);
+    const recorded = await until('the dead letter', async () =>
+      functionLog(stack.specs.function.logFile).find((e) => e.msg === 'dead-lettered event' && e.id === 'e2e-dead-letter-1'),
+    );
+    expect(recorded.code).toBe('400');
+    const metrics = await (await fetch(`${stack.functionUrl}metrics`)).text();
+    expect(metrics).toMatch(/advance_phase_dead_letters_total\{code="400"\} [1-9]/);
+  });
+});

@@ -1,0 +1,49 @@
+// Reading a run of the real chain: poll for a condition, the function's JSON log, phase gaps.
+import { readFileSync } from 'node:fs';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import type { Admin } from './admin.js';
+
+export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface LogEntry {
+  msg: string;
+  action?: string;
+  id?: string;
+  event?: string;
+  code?: string;
+  decision?: { kind: string; reason?: string; phase?: string };
+  sweep?: { listed: number; decisions: Record<string, number> };
+}
+
+export function functionLog(path: string): LogEntry[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogEntry);
+}
+
+/** Phase start times in ms, in order. */
+export function starts(action: Action): number[] {
+  return (action.status?.timestamps ?? []).map((t) => Date.parse(Object.values(t)[0] ?? ''));
+}
+
+export function gaps(action: Action): number[] {
+  const s = starts(action);
+  return s.slice(1).map((t, i) => t - (s[i] as number));
+}
+
+export async function finished(admin: Admin, ns: string, name: string, timeoutMs = 30_000): Promise<Action> {
+  return until(`${ns}/${name} to finish`, async () => {
+    const res = await admin.getAction(ns, name);
+    const action = res.body as unknown as Action;
+    return res.status === 200 && action.status?.state === 'Succeeded' ? action : undefined;
+  }, timeoutMs);
+}
