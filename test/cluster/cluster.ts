@@ -1,7 +1,7 @@
 // A real local Kubernetes control plane (etcd + kube-apiserver, built by build.sh) for tests.
 // Attached clusters die with the Node process that started them; detached ones (cluster:up)
 // outlive it and are found again through a state file.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { alive, canConnect, freePorts, launch, stopProcess, waitFor } from './processes.js';
+import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cacheDir = process.env.ADVANCE_PHASE_CACHE ?? join(here, '..', '..', '.cache');
@@ -68,27 +68,7 @@ const execFileP = promisify(execFile);
 
 /** Runs build.sh (a no-op when cached) and resolves to the folder holding the binaries. */
 export function buildControlPlane(log: (line: string) => void = defaultLog): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(here, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const errLines: string[] = [];
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    let partial = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        errLines.push(line);
-        log(line);
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (partial) log(partial);
-      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
-      else reject(new Error(`build.sh exited ${code}:\n${errLines.slice(-20).join('\n')}${partial}`));
-    });
-  });
+  return runBuildScript(join(here, 'build.sh'), log);
 }
 
 /** Starts etcd and kube-apiserver on free loopback ports and waits until the API is ready. */

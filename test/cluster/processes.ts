@@ -5,6 +5,34 @@ import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 
+/**
+ * Runs one of the build.sh scripts: progress lines (stderr) go to `log` as they come, the folder
+ * it prints last on stdout is the result.
+ */
+export function runBuildScript(script: string, log: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const errLines: string[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    let partial = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (partial + d).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        errLines.push(line);
+        log(line);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (partial) log(partial);
+      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
+      else reject(new Error(`${script} exited ${code}:\n${errLines.slice(-20).join('\n')}${partial}`));
+    });
+  });
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface LaunchSpec {

@@ -17,7 +17,7 @@ import {
   type Cluster,
   type ClusterInfo,
 } from '../cluster/cluster.js';
-import { alive, canConnect, freePorts, launch, stopProcess, waitFor } from '../cluster/processes.js';
+import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
 
 const run = promisify(execFile);
@@ -74,12 +74,8 @@ export interface StackOptions {
 
 const defaultLog = (line: string): void => void process.stderr.write(`${line}\n`);
 
-export async function buildKnative(log: (line: string) => void = defaultLog): Promise<string> {
-  log('stack: building Knative data plane (cached after the first time)');
-  const { stdout } = await run('bash', [join(repo, 'test/knative/build.sh')], { maxBuffer: 1 << 20 }).catch((error: { stderr?: string }) => {
-    throw new Error(`test/knative/build.sh failed:\n${error.stderr ?? error}`);
-  });
-  return stdout.trim();
+export function buildKnative(log: (line: string) => void = defaultLog): Promise<string> {
+  return runBuildScript(join(repo, 'test/knative/build.sh'), log);
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
