@@ -97,7 +97,9 @@ export function alive(pid: number, exe: string): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(exe);
+    // Empty while the process is in the middle of exec (setpriv becoming the server): alive.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline === '' || cmdline.split('\0').includes(exe);
   } catch {
     return false;
   }

@@ -36,12 +36,12 @@ describe('the chain', () => {
     // Happy path: add (advance), then per phase one update answered 503 and retried once
     // (advance), and the last update (finished). No event answered 2xx twice: a non-empty 2xx
     // body would make the broker filter answer 502 and every event would come back.
-    const mine = await until('the final event', async () => {
+    // An answer is logged once its Kubernetes Event is recorded, by which time the next event
+    // may already have been answered: wait for all eight lines, then count them.
+    const mine = await until('all eight answers', async () => {
       const entries = functionLog(stack.specs.function.logFile).filter((e) => e.action === 'e2e-walk/four' && e.decision);
-      return entries.some((e) => e.decision?.reason === 'finished') && entries;
+      return entries.length >= 8 && entries.some((e) => e.decision?.reason === 'finished') && entries;
     });
-    // (Counted, not ordered: an answer is logged after its Kubernetes Event is recorded, by which
-    // time the next event may already have been answered.)
     const kinds = mine.map((e) => e.decision?.kind).sort();
     expect(kinds).toEqual(['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait']);
     const answered2xx = mine.filter((e) => e.decision?.kind !== 'wait').map((e) => e.id);
