@@ -69,6 +69,8 @@ export interface StackOptions {
   detached?: boolean;
   /** Override the shipped PingSource schedule (every 5 min) so tests need not wait that long. */
   sweepSchedule?: string;
+  /** Keep an audit log of every API request (see ClusterInfo.auditLog): the bench counts calls. */
+  auditPolicy?: boolean;
   log?: (line: string) => void;
 }
 
@@ -86,7 +88,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   log('stack: compiling the function (tsc)');
   await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo });
 
-  const cluster = await startCluster({ detached, log });
+  const cluster = await startCluster({ detached, log, auditPolicy: opts.auditPolicy ?? false });
   const admin = new Admin(cluster);
   const dir = join(cluster.dir, 'stack');
   await mkdir(dir, { recursive: true });
@@ -173,7 +175,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const { stop: _stop, ...clusterInfo } = cluster;
     info = { cluster: clusterInfo, functionUrl, brokerUrl, channelUrl, dir, specs, pids, detached };
     for (const part of PARTS) await startPart(info, part, log);
-    await waitForAdapter(info);
+    await waitForChain(admin);
     log(`stack: ready; function at ${functionUrl}, broker at ${brokerUrl}, logs in ${dir}`);
   } catch (error) {
     if (info) await stopParts(info);
@@ -350,13 +352,26 @@ async function adapterConfig(admin: Admin, spec: Record<string, unknown>): Promi
 }
 
 /**
- * The adapter has no readiness endpoint here (its probe port is the dispatcher's 8080), and it
- * sends nothing for objects that exist when its watch starts: wait until its watch is open.
+ * The chain is live once an Action created now is advanced by the function: the adapter has no
+ * readiness endpoint here (its probe port is the dispatcher's 8080) and sends nothing for objects
+ * created before its watch opens, so canaries are created until one gets through.
  */
-async function waitForAdapter(info: StackInfo): Promise<void> {
-  const spec = info.specs.adapter;
-  await waitFor('adapter watching', { pid: info.pids.adapter, exe: spec.exe, logFile: spec.logFile }, 30_000, async () => {
-    const text = await readFile(spec.logFile, 'utf8');
-    return /Starting|informer|watch/i.test(text);
-  });
+export async function waitForChain(admin: Admin, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const path = `/apis/core.opdemo.net/v1/namespaces/${NS}/actions`;
+  for (let i = 0; Date.now() < deadline; i++) {
+    const name = `canary-${Date.now()}-${i}`;
+    await admin.createAction(NS, name, { phases: ['live'] });
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      const res = await admin.request<{ status?: { phase?: string } }>('GET', `${path}/${name}`);
+      if (res.body.status?.phase === 'live') {
+        await admin.request('DELETE', `${path}/${name}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await admin.request('DELETE', `${path}/${name}`);
+  }
+  throw new Error(`no event reached the function within ${timeoutMs / 1000} s: see the adapter, ingress, dispatcher and filter logs`);
 }

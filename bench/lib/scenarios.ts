@@ -1,0 +1,270 @@
+// Each measurement of bench/run.ts, written once and run against either system.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAction, type Action } from '../../functions/advance-phase/src/action.js';
+import { desiredStatus } from '../../functions/advance-phase/src/decide.js';
+import { kubeFor } from '../../functions/advance-phase/src/kube.js';
+import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
+import { freePorts } from '../../test/cluster/processes.js';
+import type { Stack } from '../../test/stack/stack.js';
+import { ACTIONS } from '../../test/support/admin.js';
+import { apiCalls, auditMark, type ApiCalls } from './audit.js';
+import { round, sample, sampleAll, summarize, usage, type ProcSample, type Summary } from './stats.js';
+import type { System } from './systems.js';
+import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, startsOf, type Run } from './workload.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let namespaces = 0;
+const freshNamespace = (what: string) => `bench-${what}-${++namespaces}`;
+
+export interface Measured {
+  run: Run;
+  lateness: Summary;
+  /** Burst only: median transitions per second while a round drains. */
+  drainRate?: number;
+  /** Phase starts per second over the whole run. */
+  throughput: number;
+  transitions: number;
+  api: ApiCalls;
+  /** ms of CPU per transition, per process. */
+  cpuMsPerTransition: Record<string, number>;
+  peakRssMb: Record<string, number>;
+  /** Every lateness value, for the distribution plot. */
+  samples: number[];
+}
+
+/** Creates the Actions, waits for the system to finish them, checks correctness, measures. */
+export async function measure(stack: Stack, system: System, run: Run): Promise<Measured> {
+  const ns = freshNamespace(`${system.name}-${run.shape}-${run.n}`);
+  const audit = stack.cluster.auditLog as string;
+  const mark = auditMark(audit);
+  const before = sampleAll(system.processes());
+  await createActions(stack.admin, ns, run);
+  const actions = await awaitFinished(stack.admin, ns, (run.phases * run.delay + 60) * 1000 + run.n * 50);
+  const used = usage(before, sampleAll(system.processes()));
+  const wrong = problems(actions, run);
+  if (wrong.length) throw new Error(`${system.name} got ${ns} wrong, its figures do not count:\n${wrong.slice(0, 10).join('\n')}`);
+  const transitions = run.n * run.phases;
+  const all = actions.flatMap(startsOf);
+  const late = lateness(actions, run.delay);
+  await deleteActions(stack.admin, ns);
+  return {
+    run,
+    lateness: summarize(late),
+    ...(run.shape === 'burst' ? { drainRate: round(summarize(drainRates(actions, run)).p50) } : {}),
+    throughput: round(transitions / ((Math.max(...all) - Math.min(...all)) / 1000 || 1)),
+    transitions,
+    api: apiCalls(audit, mark, system.users),
+    cpuMsPerTransition: perTransition(used, transitions),
+    peakRssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.peakRssMb)])),
+    samples: late,
+  };
+}
+
+function perTransition(used: Record<string, ProcSample>, transitions: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round((v.cpuSeconds * 1000) / transitions, 2)]));
+}
+
+/**
+ * The shared correctness scenario a system must pass before its figures count: 4 phases at
+ * delay 2, and a delay edited mid-run (10 s to 1 s after the first phase) applying to the wait ahead.
+ */
+export async function scenario(stack: Stack, system: System): Promise<void> {
+  const ns = freshNamespace(`${system.name}-scenario`);
+  const admin = stack.admin;
+  await createActions(admin, ns, { n: 1, phases: 4, delay: 2, shape: 'burst' });
+  await admin.createAction(ns, 'edited', { phases: ['p1', 'p2', 'p3'], delay: 10 });
+  const deadline = Date.now() + 10_000;
+  while (!((await admin.getAction(ns, 'edited')).body as unknown as Action).status?.timestamps?.length) {
+    if (Date.now() > deadline) throw new Error(`${system.name}: the scenario's first phase never began`);
+    await sleep(50);
+  }
+  await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
+  const actions = await awaitFinished(admin, ns, 30_000);
+  const gapsOf = (name: string) => {
+    const s = startsOf(actions.find((a) => a.metadata.name === name) as Action);
+    return s.slice(1).map((t, i) => t - (s[i] as number));
+  };
+  const wrong = [
+    ...gapsOf('a0').filter((g) => g < 2000 || g >= 3000).map((g) => `a gap of ${g} ms at delay 2 s`),
+    ...gapsOf('edited').filter((g) => g < 1000 || g >= 2000).map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
+  ];
+  await deleteActions(admin, ns);
+  if (wrong.length) throw new Error(`${system.name} failed the shared scenario, its figures do not count: ${wrong.join('; ')}`);
+}
+
+/** One Action of many phases at delay 1: how far the whole run falls behind (phases - 1) x delay. */
+export async function drift(stack: Stack, system: System, phases: number): Promise<{ phases: number; driftMs: number; meanLatenessMs: number }> {
+  const ns = freshNamespace(`${system.name}-drift`);
+  const run: Run = { n: 1, phases, delay: 1, shape: 'burst' };
+  await createActions(stack.admin, ns, run);
+  const [action] = await awaitFinished(stack.admin, ns, (phases + 60) * 1000);
+  const s = startsOf(action as Action);
+  await deleteActions(stack.admin, ns);
+  const driftMs = (s.at(-1) as number) - (s[0] as number) - (phases - 1) * 1000;
+  return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
+}
+
+/** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
+export async function idle(stack: Stack, system: System, n: number, seconds: number) {
+  const ns = freshNamespace(`${system.name}-idle`);
+  await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
+  const deadline = Date.now() + 60_000;
+  while ((await listActions(stack.admin, ns)).some((a) => !a.status?.timestamps?.length)) {
+    if (Date.now() > deadline) throw new Error(`${system.name}: idle Actions never began`);
+    await sleep(500);
+  }
+  await sleep(2000); // let the first round's writes and retries settle
+  const before = sampleAll(system.processes());
+  await sleep(seconds * 1000);
+  const used = usage(before, sampleAll(system.processes()));
+  await deleteActions(stack.admin, ns);
+  return {
+    n,
+    seconds,
+    cpuSeconds: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.cpuSeconds, 2)])),
+    rssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.rssMb)])),
+  };
+}
+
+/**
+ * The ceiling the kube-apiserver allows: the same status patches the function sends, straight
+ * from this process with 16 in flight, as the function's ServiceAccount.
+ */
+export async function apiServerCeiling(stack: Stack, n: number): Promise<{ n: number; patchesPerSecond: number }> {
+  const ns = freshNamespace('ceiling');
+  await createActions(stack.admin, ns, { n, phases: 2, delay: 1, shape: 'burst' });
+  const actions = await listActions(stack.admin, ns);
+  const kc = new KubeConfig();
+  kc.loadFromFile(stack.specs.function.env['KUBECONFIG'] as string);
+  const kube = kubeFor(kc);
+  const now = new Date();
+  const patches = actions.map((a) => {
+    const status = desiredStatus(a, [{ p1: now.toISOString() }], now);
+    return { name: a.metadata.name, patch: { metadata: { resourceVersion: a.metadata.resourceVersion }, status } };
+  });
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < patches.length) {
+        const p = patches[next++] as (typeof patches)[number];
+        if ((await kube.patchStatus(ns, p.name, p.patch)) !== 'ok') throw new Error(`ceiling patch of ${p.name} failed`);
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  await deleteActions(stack.admin, ns);
+  return { n, patchesPerSecond: round(n / seconds) };
+}
+
+/**
+ * One sweep over `finished` finished and `running` overdue Actions (the function system off, so
+ * only the sweep acts), against plain lists of the same objects.
+ */
+export async function sweepCost(stack: Stack, system: System, finished: number, running: number) {
+  const ns = freshNamespace('sweep');
+  const small = freshNamespace('sweep-small');
+  const admin = stack.admin;
+  const done = new Date(Date.now() - 60_000).toISOString();
+  const finishedStatus = { status: { phase: 'p1', timestamps: [{ p1: done }], state: 'Succeeded', progress: '1/1' } };
+  await createActions(admin, ns, { n: finished, phases: 1, delay: 1, shape: 'burst' });
+  await forAll(await listActions(admin, ns), 32, (a) => admin.patchAction(ns, a.metadata.name, finishedStatus, '/status'));
+  // Running ones begin under the new names r<i> with no status: the sweep begins their first phase.
+  for (const target of [ns, small]) {
+    await admin.namespace(target);
+    await forAll(Array.from({ length: running }, (_, i) => i), 16, (i) => admin.createAction(target, `r${i}`, { phases: ['p1', 'p2'], delay: 1 }));
+  }
+
+  const timeList = async (path: string) => {
+    const started = Date.now();
+    let pages = 0;
+    let items = 0;
+    let token = '';
+    do {
+      const res = await admin.request<{ items: unknown[]; metadata: { continue?: string } }>('GET', `${path}${path.includes('?') ? '&' : '?'}limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`);
+      pages++;
+      items += res.body.items.length;
+      token = res.body.metadata.continue ?? '';
+    } while (token);
+    return { ms: Date.now() - started, pages, items };
+  };
+  const selector = `fieldSelector=${encodeURIComponent(UNFINISHED)}`;
+  const plainList = await timeList(`${ACTIONS}/namespaces/${ns}/actions`);
+  const selectedList = await timeList(`${ACTIONS}/namespaces/${ns}/actions?${selector}`);
+  const smallList = await timeList(`${ACTIONS}/namespaces/${small}/actions`);
+
+  const audit = stack.cluster.auditLog as string;
+  const mark = auditMark(audit);
+  const started = Date.now();
+  const res = await fetch(stack.functionUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping', 'ce-source': 'bench', 'ce-id': `sweep-${Date.now()}` },
+    body: '{}',
+  });
+  const sweepMs = Date.now() - started;
+  if (res.status !== 200) throw new Error(`sweep answered ${res.status}`);
+  const calls = apiCalls(audit, mark, system.users);
+  const begun = (await listActions(admin, ns)).filter((a) => a.metadata.name.startsWith('r') && a.status?.timestamps?.length === 1).length;
+  if (begun !== running) throw new Error(`the sweep began ${begun} of ${running} overdue Actions`);
+  await deleteActions(admin, ns);
+  await deleteActions(admin, small);
+  return { finished, running, sweepMs, swept: Number(res.headers.get('x-advance-swept')), calls, plainList, selectedList, smallList };
+}
+
+async function forAll<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  }));
+}
+
+/**
+ * The function's cold start: process spawn to the first 2xx on a real CloudEvent, in real mode
+ * (kubeconfig loaded), then its memory after `events` more events.
+ */
+export async function coldStart(stack: Stack, runs: number, events: number) {
+  const finishedEvent = JSON.parse(readFileSync('examples/events/finished.json', 'utf8')) as Record<string, unknown>;
+  const notDue = JSON.parse(readFileSync('examples/events/update-not-due.json', 'utf8')) as Record<string, unknown>;
+  if (!parseAction(finishedEvent['data']).valid) throw new Error('examples/events/finished.json is not a valid Action');
+  const post = (url: string, event: Record<string, unknown>) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
+
+  const times: number[] = [];
+  let rssAfterStart = 0;
+  let rssAfterEvents = 0;
+  for (let i = 0; i < runs; i++) {
+    const [port] = (await freePorts(1)) as [number];
+    const url = `http://127.0.0.1:${port}/`;
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist/index.js')], {
+      env: { ...process.env, PORT: String(port), KUBECONFIG: stack.specs.function.env['KUBECONFIG'] as string, LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    for (;;) {
+      const res = await post(url, finishedEvent).catch(() => undefined);
+      if (res?.ok) break;
+      await sleep(2);
+    }
+    times.push(performance.now() - started);
+    if (i === runs - 1) {
+      rssAfterStart = sample(child.pid as number).rssMb;
+      let sent = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (sent < events) {
+          sent++;
+          await (await post(url, sent % 2 ? finishedEvent : notDue)).arrayBuffer();
+        }
+      }));
+      rssAfterEvents = sample(child.pid as number).rssMb;
+    }
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  const s = summarize(times);
+  return { runs, minMs: round(s.min), medianMs: round(s.p50), maxMs: round(s.max), rssAfterStartMb: round(rssAfterStart), events, rssAfterEventsMb: round(rssAfterEvents) };
+}
+
+
