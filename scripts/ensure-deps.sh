@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  echo "installing npm dependencies (npm ci)..." >&2
-  npm ci --no-audit --no-fund >&2
+  echo "installing npm dependencies..." >&2
+  # npm install, not npm ci: see .ci/run.
+  npm install --no-audit --no-fund >&2
 fi
