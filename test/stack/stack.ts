@@ -85,8 +85,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const detached = opts.detached ?? false;
   await assertPortsFree();
   const knativeBin = await buildKnative(log);
-  log('stack: compiling the function (tsc)');
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo });
+  log('stack: building the function (npm run build)');
+  await run('npm', ['run', 'build'], { cwd: repo });
 
   const cluster = await startCluster({ detached, log, auditPolicy: opts.auditPolicy ?? false });
   const admin = new Admin(cluster);

@@ -15,11 +15,9 @@ async function connect(): Promise<Kube | null> {
     log.warn(`DRY-RUN MODE (${why}): nothing will be written; answers show the decision and the patch it would apply`);
     return null;
   }
-  // Imported only in real mode: it is the slowest module to load.
-  const [{ KubeConfig }, { kubeFor }] = await Promise.all([import('@kubernetes/client-node'), import('./kube.js')]);
-  const kc = new KubeConfig();
-  if (source === 'in-cluster') kc.loadFromCluster();
-  else kc.loadFromDefault();
+  // Imported only in real mode: @kubernetes/client-node is the slowest module to load.
+  const { kubeFor, loadKubeConfig } = await import('./kube.js');
+  const kc = loadKubeConfig(source);
   log.info({ server: kc.getCurrentCluster()?.server, user: kc.getCurrentUser()?.name, source }, 'real mode');
   return kubeFor(kc);
 }

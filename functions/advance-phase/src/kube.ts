@@ -4,7 +4,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Envelope } from './action.js';
 import type { StatusPatch } from './decide.js';
 
@@ -44,6 +44,14 @@ export class KubeError extends Error {
   ) {
     super(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
   }
+}
+
+/** Loads credentials the way kubectl does (kubeconfig) or as a Pod does (service account). */
+export function loadKubeConfig(source: 'kubeconfig' | 'in-cluster'): KubeConfig {
+  const kc = new KubeConfig();
+  if (source === 'in-cluster') kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
 }
 
 const AUTH_TTL_MS = 60_000; // in-cluster tokens rotate hourly; re-read the file well before
