@@ -68,7 +68,7 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   // Targets.
   const happy = fn.lateness.filter((m) => m.run.shape === 'steady');
   const per = (ms: Measured[], k: keyof ApiCalls) => round(ms.reduce((a, m) => a + m.api[k], 0) / ms.reduce((a, m) => a + m.transitions, 0), 2);
-  const writes = per(happy, 'actionWrites');
+  const writes = round(per(happy, 'actionWrites') + per(happy, 'failedWrites'), 2);
   const reads = per(happy, 'actionReads');
   const at100 = fn.scale.find((m) => m.run.n === 100 && m.run.shape === 'steady');
   const biggestBurst = fn.scale.filter((m) => m.run.shape === 'burst').at(-1);
@@ -117,10 +117,10 @@ export function renderReport(resultsDir: string, benchDir: string): void {
     (['function', 'peer'] as const).map((n) => [n, r.systems[n].drift.phases, `${r.systems[n].drift.driftMs} ms`, `${r.systems[n].drift.meanLatenessMs} ms`]));
   lines.push('Each phase waits from the previous *recorded* start (the contract), so a run drifts by the sum of its per-transition lateness, for both systems.', '');
   lines.push('## API calls per transition (steady lateness runs, from the audit log)', '');
-  table(['system', 'Action writes', 'Action reads (GET, LIST)', 'watches opened', 'Event writes', 'other'],
+  table(['system', 'Action writes', 'failed Action writes (409, 404)', 'Action reads (GET, LIST)', 'watches opened', 'Event writes', 'other'],
     (['function', 'peer'] as const).map((n) => {
       const ms = r.systems[n].lateness.filter((m) => m.run.shape === 'steady');
-      return [n, per(ms, 'actionWrites'), per(ms, 'actionReads'), per(ms, 'actionWatches'), per(ms, 'eventWrites'), per(ms, 'other')];
+      return [n, per(ms, 'actionWrites'), per(ms, 'failedWrites'), per(ms, 'actionReads'), per(ms, 'actionWatches'), per(ms, 'eventWrites'), per(ms, 'other')];
     }));
   lines.push('## Scale: 5 phases at delay 2 s', '');
   table(['system', 'Actions', 'shape', 'p50', 'p99', 'max', 'transitions/s', 'drain /s', 'CPU ms/transition (all)', 'CPU ms/transition by process', 'peak RSS MB by process'],
@@ -129,7 +129,17 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       Object.entries(m.cpuMsPerTransition).map(([k, v]) => `${k} ${v}`).join(', '),
       Object.entries(m.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', '),
     ])));
-  lines.push(`kube-apiserver ceiling: ${r.ceiling.patchesPerSecond} status patches/s (${r.ceiling.n} patches, 16 in flight, straight at it).`, '',
+  lines.push(`kube-apiserver ceiling: ${r.ceiling.patchesPerSecond} status patches/s (${r.ceiling.n} patches, 16 in flight, straight at it).`, '');
+  lines.push('Where each system bends, from its largest burst (CPU is the limit on this machine: every process shares the same cores):', '');
+  for (const name of ['function', 'peer'] as const) {
+    const burst = r.systems[name].scale.filter((m) => m.run.shape === 'burst').at(-1);
+    if (!burst) continue;
+    const total = sum(burst.cpuMsPerTransition);
+    const top = Object.entries(burst.cpuMsPerTransition).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v} ms`).join(', ');
+    const cores = Number(r.machine['cpus']);
+    lines.push(`- ${name}: ${total} CPU ms per transition in all, so at most ~${Math.round((cores * 1000) / total)} transitions/s on ${cores} cores; measured drain ${burst.drainRate}/s. Largest: ${top}.`);
+  }
+  lines.push('',
     '![lateness against concurrency](plots/lateness-vs-concurrency.svg)', '', '![CPU against concurrency](plots/cpu-vs-concurrency.svg)', '');
   lines.push(`## Idle: ${fn.idle.n} Actions waiting on a 60 s delay, ${fn.idle.seconds} s`, '');
   table(['system', 'CPU s by process', 'RSS MB by process'], (['function', 'peer'] as const).map((n) => [

@@ -56,7 +56,8 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
     ...(run.shape === 'burst' ? { drainRate: round(summarize(drainRates(actions, run)).p50) } : {}),
     throughput: round(transitions / ((Math.max(...all) - Math.min(...all)) / 1000 || 1)),
     transitions,
-    api: apiCalls(audit, mark, system.users),
+    // Only this run's namespace: a stale retry for an earlier run's deleted Action is not its cost.
+    api: apiCalls(audit, mark, system.users, ns),
     cpuMsPerTransition: perTransition(used, transitions),
     peakRssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.peakRssMb)])),
     samples: late,
