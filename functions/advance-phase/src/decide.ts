@@ -64,31 +64,28 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
   const { phases, delay, paused, ttlSecondsAfterFinished: ttl } = action.spec;
   const last = timestamps.at(-1);
   const lastStart = last ? startOf(last) : Number.NaN;
+  // A spec edit (delay, pause, phases) may have left status behind; the write's own event then
+  // carries the chain on.
+  const refresh = refreshed(action, now);
 
   if (timestamps.length >= phases.length) {
-    const refresh = refreshed(action, now);
     if (refresh) return { kind: 'update', reason: 'finished', patch: refresh };
     if (ttl === undefined) return { kind: 'done', reason: 'finished' };
     const expires = new Date(lastStart + ttl * 1000);
     return now >= expires ? { kind: 'delete', uid: meta.uid } : { kind: 'wait', reason: 'ttl', until: expires };
   }
-
   if (paused) {
-    const refresh = refreshed(action, now);
     return refresh ? { kind: 'update', reason: 'status-refresh', patch: refresh } : { kind: 'done', reason: 'paused' };
   }
 
   const due = new Date(last ? lastStart + delay * 1000 : now.getTime());
   if (now >= due) {
+    // The advance writes the whole status, so it needs no refresh first.
     const phase = phases[timestamps.length] as string;
     const next = [...timestamps, { [phase]: now.toISOString() }];
     const patch = patchOf(action.metadata.resourceVersion, desiredStatus(action, next, now));
     return { kind: 'advance', phase, position: timestamps.length, patch };
   }
-
-  // Not due. A spec edit (delay, pause) may have left status behind: fix it first; the write's
-  // own event then carries the wait.
-  const refresh = refreshed(action, now);
   if (refresh) return { kind: 'update', reason: 'status-refresh', patch: refresh };
   return { kind: 'wait', reason: 'not-due', until: due };
 }
