@@ -143,10 +143,8 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
     });
 
     it('API server trouble: 500 so Knative retries', async () => {
-      const broken: Kube = {
-        ...storeFor(example('update-due')),
-        patchStatus: () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch')),
-      } as unknown as Kube;
+      const broken = storeFor(example('update-due'));
+      broken.patchStatus = () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch'));
       const server = await serve(appWith(broken));
       try {
         const res = await post(server.url, example('update-due'), mode);
