@@ -12,6 +12,8 @@ export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read
   const contentType = String(headers['content-type'] ?? '');
   if (contentType.startsWith('application/cloudevents-batch+json')) return { error: 'batched CloudEvents are not supported' };
 
+  // Structured mode: parsed once here, and the SDK is handed the object, not the text again.
+  let message: string | Record<string, unknown> = body;
   let present: (name: string) => boolean;
   if (contentType.startsWith('application/cloudevents+json')) {
     let attributes: unknown;
@@ -20,8 +22,12 @@ export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read
     } catch (error) {
       return { error: `malformed CloudEvent: ${(error as Error).message}` };
     }
-    if (typeof attributes !== 'object' || attributes === null) return { error: 'malformed CloudEvent: not a JSON object' };
-    present = (name) => typeof (attributes as Record<string, unknown>)[name] === 'string';
+    if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+      return { error: 'malformed CloudEvent: not a JSON object' };
+    }
+    const parsed = attributes as Record<string, unknown>;
+    message = parsed;
+    present = (name) => typeof parsed[name] === 'string';
   } else {
     present = (name) => typeof headers[`ce-${name}`] === 'string';
   }
@@ -29,7 +35,7 @@ export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read
   if (missing.length) return { error: `malformed CloudEvent: missing ${missing.join(', ')}` };
 
   try {
-    const event = HTTP.toEvent({ headers, body });
+    const event = HTTP.toEvent({ headers, body: message });
     if (Array.isArray(event)) return { error: 'batched CloudEvents are not supported' };
     return { event: event as CloudEvent<unknown> };
   } catch (error) {
