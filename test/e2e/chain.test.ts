@@ -7,7 +7,6 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { attachStack } from '../stack/stack.js';
-import { ACTIONS } from '../support/admin.js';
 import { finished, functionLog, gaps, starts, until } from '../support/chain.js';
 
 const stack = attachStack(inject('stack'));
@@ -76,7 +75,7 @@ describe('the chain', () => {
   it('ends the chain of an Action deleted mid-run', async () => {
     await create('e2e-delete', 'doomed', { phases: ['a', 'b', 'c'], delay: 2 });
     await until('the first phase', async () => ((await admin.getAction('e2e-delete', 'doomed')).body as unknown as Action).status?.phase === 'a');
-    await admin.request('DELETE', `${ACTIONS}/namespaces/e2e-delete/actions/doomed`);
+    await admin.deleteAction('e2e-delete', 'doomed');
     // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
     await until('the retry to find it gone', async () =>
       functionLog(stack.specs.function.logFile).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
@@ -87,7 +86,7 @@ describe('the chain', () => {
   it('runs again when a finished Action is deleted and re-created', async () => {
     const first = await create('e2e-again', 'twice', { phases: ['a', 'b'], delay: 1 });
     const once = await finished(admin, 'e2e-again', 'twice');
-    await admin.request('DELETE', `${ACTIONS}/namespaces/e2e-again/actions/twice`);
+    await admin.deleteAction('e2e-again', 'twice');
     await until('deletion', async () => (await admin.getAction('e2e-again', 'twice')).status === 404);
     const second = await create('e2e-again', 'twice', { phases: ['a', 'b'], delay: 1 });
     expect(second.metadata.uid).not.toBe(first.metadata.uid);

@@ -12,7 +12,7 @@ import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Counters } from '../../functions/advance-phase/src/metrics.js';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../cluster/cluster.js';
-import { ACTIONS, Admin } from '../support/admin.js';
+import { Admin } from '../support/admin.js';
 import { post, serve, type CloudEventJson, type Served } from '../support/http.js';
 
 const cluster = inject('cluster');
@@ -207,7 +207,7 @@ describe('TTL after finishing', () => {
     const first = await create('fn-a', 'reborn', { phases: ['only'], ttlSecondsAfterFinished: 0 });
     await send('add', first);
     const finished = await current('fn-a', 'reborn');
-    await admin.request('DELETE', `${ACTIONS}/namespaces/fn-a/actions/reborn`);
+    await admin.deleteAction('fn-a', 'reborn');
     const second = await create('fn-a', 'reborn', { phases: ['only'] });
     const res = await send('update', finished);
     expect(res.status).toBe(200);
@@ -249,7 +249,7 @@ describe('the sweep', () => {
 describe('events that end nothing', () => {
   it('an event for an Action that is gone: 200, nothing written', async () => {
     const created = await create('fn-b', 'gone', { phases: ['a'] });
-    await admin.request('DELETE', `${ACTIONS}/namespaces/fn-b/actions/gone`);
+    await admin.deleteAction('fn-b', 'gone');
     const mark = auditMark();
     const res = await send('add', created);
     expect(res.status).toBe(200);

@@ -17,7 +17,7 @@ import {
   type Cluster,
   type ClusterInfo,
 } from '../cluster/cluster.js';
-import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
+import { alive, canConnect, freePorts, launch, runBuildScript, sleep, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
 
 const run = promisify(execFile);
@@ -338,6 +338,7 @@ async function adapterConfig(admin: Admin, spec: Record<string, unknown>): Promi
   const resources = spec['resources'] as { apiVersion: string; kind: string }[];
   const selector = spec['namespaceSelector'] as { matchLabels?: object; matchExpressions?: unknown[] } | undefined;
   const all = selector !== undefined && !Object.keys(selector.matchLabels ?? {}).length && !(selector.matchExpressions ?? []).length;
+  if (selector !== undefined && !all) throw new Error('this harness wires an all-namespaces or own-namespace ApiServerSource only');
   const gvrs = await Promise.all(
     resources.map(async ({ apiVersion, kind }) => {
       const discovery = await admin.request<{ resources: { name: string; kind: string }[] }>('GET', `/apis/${apiVersion}`);
@@ -347,7 +348,6 @@ async function adapterConfig(admin: Admin, spec: Record<string, unknown>): Promi
       return { gvr: { Group: group, Version: version, Resource: resource.name } };
     }),
   );
-  if (selector !== undefined && !all) throw new Error('this harness wires an all-namespaces or own-namespace ApiServerSource only');
   return { namespaces: all ? [] : [NS], allNamespaces: all, resources: gvrs, mode: spec['mode'] };
 }
 
@@ -358,20 +358,17 @@ async function adapterConfig(admin: Admin, spec: Record<string, unknown>): Promi
  */
 export async function waitForChain(admin: Admin, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const path = `/apis/core.opdemo.net/v1/namespaces/${NS}/actions`;
   for (let i = 0; Date.now() < deadline; i++) {
     const name = `canary-${Date.now()}-${i}`;
     await admin.createAction(NS, name, { phases: ['live'] });
     const until = Date.now() + 2000;
-    while (Date.now() < until) {
-      const res = await admin.request<{ status?: { phase?: string } }>('GET', `${path}/${name}`);
-      if (res.body.status?.phase === 'live') {
-        await admin.request('DELETE', `${path}/${name}`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    let live = false;
+    while (!live && Date.now() < until) {
+      live = ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
+      if (!live) await sleep(50);
     }
-    await admin.request('DELETE', `${path}/${name}`);
+    await admin.deleteAction(NS, name);
+    if (live) return;
   }
   throw new Error(`no event reached the function within ${timeoutMs / 1000} s: see the adapter, ingress, dispatcher and filter logs`);
 }

@@ -70,6 +70,10 @@ export class Admin {
     return this.request('GET', `${ACTIONS}/namespaces/${namespace}/actions/${name}`);
   }
 
+  async deleteAction(namespace: string, name: string): Promise<Answer> {
+    return this.request('DELETE', `${ACTIONS}/namespaces/${namespace}/actions/${name}`);
+  }
+
   async patchAction(namespace: string, name: string, patch: unknown, subresource = ''): Promise<Answer> {
     return this.request('PATCH', `${ACTIONS}/namespaces/${namespace}/actions/${name}${subresource}`, patch, 'application/merge-patch+json');
   }
