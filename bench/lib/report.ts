@@ -39,8 +39,9 @@ const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${round(a / b, 2)}x`
 const mark = (ok: boolean) => (ok ? '**met**' : '**missed**');
 
 export function renderReport(resultsDir: string, benchDir: string): void {
-  const files = readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort();
-  const newest = files.sort((a, b) => a.slice(a.indexOf('-')).localeCompare(b.slice(b.indexOf('-')))).at(-1);
+  // Files are <profile>-<time>.json: the newest by time, whatever its profile.
+  const byTime = (f: string) => f.slice(f.indexOf('-'));
+  const newest = readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort((a, b) => byTime(a).localeCompare(byTime(b))).at(-1);
   if (!newest) throw new Error(`no results in ${resultsDir}`);
   const r = JSON.parse(readFileSync(join(resultsDir, newest), 'utf8')) as Results;
   const { function: fn, peer } = r.systems;

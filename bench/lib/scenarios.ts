@@ -147,15 +147,9 @@ export async function apiServerCeiling(stack: Stack, n: number): Promise<{ n: nu
     return { name: a.metadata.name, patch: { metadata: { resourceVersion: a.metadata.resourceVersion }, status } };
   });
   const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < patches.length) {
-        const p = patches[next++] as (typeof patches)[number];
-        if ((await kube.patchStatus(ns, p.name, p.patch)) !== 'ok') throw new Error(`ceiling patch of ${p.name} failed`);
-      }
-    }),
-  );
+  await forAll(patches, 16, async (p) => {
+    if ((await kube.patchStatus(ns, p.name, p.patch)) !== 'ok') throw new Error(`ceiling patch of ${p.name} failed`);
+  });
   const seconds = (Date.now() - started) / 1000;
   await deleteActions(stack.admin, ns);
   return { n, patchesPerSecond: round(n / seconds) };
@@ -252,13 +246,8 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     times.push(performance.now() - started);
     if (i === runs - 1) {
       rssAfterStart = sample(child.pid as number).rssMb;
-      let sent = 0;
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (sent < events) {
-          sent++;
-          await (await post(url, sent % 2 ? finishedEvent : notDue)).arrayBuffer();
-        }
-      }));
+      const kinds = Array.from({ length: events }, (_, n) => (n % 2 ? finishedEvent : notDue));
+      await forAll(kinds, 8, async (event) => (await post(url, event)).arrayBuffer());
       rssAfterEvents = sample(child.pid as number).rssMb;
     }
     child.kill('SIGTERM');
