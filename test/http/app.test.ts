@@ -82,77 +82,62 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
   });
 
   describe('real mode: every 2xx has an empty body', () => {
-    it('advances with one write and answers 200 with nothing in the body', async () => {
-      const event = example('update-due');
-      const store = storeFor(event);
-      const server = await serve(appWith(store));
+    /** Serves an app over `kube` for one event. */
+    async function sendTo(kube: Kube, event: CloudEventJson, counters = new Counters()) {
+      const server = await serve(appWith(kube, counters));
       try {
-        const res = await post(server.url, event, mode);
-        expect(res.status).toBe(200);
-        expect(res.text).toBe('');
-        expect(res.headers.get('content-length')).toBe('0');
-        expect(res.headers.get('x-advance-decision')).toBe('advance');
-        expect(res.headers.get('x-advance-phase')).toBe('configure');
-        expectNoReplyEvent(res.headers);
-        expect(store.emitted).toHaveLength(1);
-        expect(store.object?.status?.timestamps?.at(-1)).toEqual({ configure: NOW.toISOString() });
+        return await post(server.url, event, mode);
       } finally {
         await server.close();
       }
+    }
+
+    it('advances with one write and answers 200 with nothing in the body', async () => {
+      const event = example('update-due');
+      const store = storeFor(event);
+      const res = await sendTo(store, event);
+      expect(res.status).toBe(200);
+      expect(res.text).toBe('');
+      expect(res.headers.get('content-length')).toBe('0');
+      expect(res.headers.get('x-advance-decision')).toBe('advance');
+      expect(res.headers.get('x-advance-phase')).toBe('configure');
+      expectNoReplyEvent(res.headers);
+      expect(store.emitted).toHaveLength(1);
+      expect(store.object?.status?.timestamps?.at(-1)).toEqual({ configure: NOW.toISOString() });
     });
 
     it('writes nothing when not due', async () => {
       const event = example('update-not-due');
       const store = storeFor(event);
-      const server = await serve(appWith(store));
-      try {
-        const res = await post(server.url, event, mode);
-        expect(res.status).toBe(503);
-        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(1_000_000);
-        expect(store.emitted).toHaveLength(0);
-      } finally {
-        await server.close();
-      }
+      const res = await sendTo(store, event);
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(1_000_000);
+      expect(store.emitted).toHaveLength(0);
     });
 
     it.each(['finished', 'delete', 'dead-letter', 'ping'])('%s: 200, empty', async (name) => {
       const counters = new Counters();
-      const server = await serve(appWith(storeFor(example('update-due')), counters));
-      try {
-        const res = await post(server.url, example(name), mode);
-        expect(res.status).toBe(200);
-        expect(res.text).toBe('');
-        expectNoReplyEvent(res.headers);
-        if (name === 'dead-letter') expect(counters.get('dead_letters_total', { code: '503' })).toBe(1);
-      } finally {
-        await server.close();
-      }
+      const res = await sendTo(storeFor(example('update-due')), example(name), counters);
+      expect(res.status).toBe(200);
+      expect(res.text).toBe('');
+      expectNoReplyEvent(res.headers);
+      if (name === 'dead-letter') expect(counters.get('dead_letters_total', { code: '503' })).toBe(1);
     });
 
     it('the sweep advances an overdue Action', async () => {
       const store = storeFor(example('update-due'));
-      const server = await serve(appWith(store));
-      try {
-        const res = await post(server.url, example('ping'), mode);
-        expect(res.status).toBe(200);
-        expect(res.headers.get('x-advance-swept')).toBe('1');
-        expect(store.object?.status?.phase).toBe('configure');
-      } finally {
-        await server.close();
-      }
+      const res = await sendTo(store, example('ping'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-advance-swept')).toBe('1');
+      expect(store.object?.status?.phase).toBe('configure');
     });
 
     it('API server trouble: 500 so Knative retries', async () => {
       const broken = storeFor(example('update-due'));
       broken.patchStatus = () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch'));
-      const server = await serve(appWith(broken));
-      try {
-        const res = await post(server.url, example('update-due'), mode);
-        expect(res.status).toBe(500);
-        expect(res.json).toMatchObject({ error: expect.stringContaining('etcd unavailable') });
-      } finally {
-        await server.close();
-      }
+      const res = await sendTo(broken, example('update-due'));
+      expect(res.status).toBe(500);
+      expect(res.json).toMatchObject({ error: expect.stringContaining('etcd unavailable') });
     });
   });
 });
