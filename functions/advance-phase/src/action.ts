@@ -1,7 +1,11 @@
 // The Action resource as the function reads it. This zod schema is the one source of truth:
 // crds/action.yaml mirrors it and test/unit/crd-drift.test.ts plus the integration suite prove
-// that both accept and reject the same objects.
-import { z } from 'zod';
+// that both accept and reject the same objects. zod/mini, not classic zod: the same checks in a
+// tree-shakable form, ~20 KB in the bundle instead of ~450 KB, which every cold start would parse.
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
+
+z.config(en()); // zod/mini carries no messages of its own: `describe` reports these.
 
 export const GROUP = 'core.opdemo.net';
 export const VERSION = 'v1';
@@ -24,61 +28,66 @@ export type State = z.infer<typeof State>;
 // RFC 3339 as the API server checks `format: date-time` (offset required, fraction optional).
 const DateTime = z.iso.datetime({ offset: true });
 
+const PhaseName = z
+  .string()
+  .check(z.minLength(1), z.maxLength(LIMITS.maxPhaseNameLength), z.regex(/\S/, 'a phase name must not be blank'));
+
 export const Spec = z.strictObject({
-  phases: z
-    .array(z.string().min(1).max(LIMITS.maxPhaseNameLength).regex(/\S/, 'a phase name must not be blank'))
-    .min(1)
-    .max(LIMITS.maxPhases),
-  delay: z.int().min(0).max(LIMITS.maxDelay).default(LIMITS.defaultDelay),
-  paused: z.boolean().optional(),
-  ttlSecondsAfterFinished: z.int().min(0).max(LIMITS.maxTtl).optional(),
+  phases: z.array(PhaseName).check(z.minLength(1), z.maxLength(LIMITS.maxPhases)),
+  delay: z._default(z.int().check(z.minimum(0), z.maximum(LIMITS.maxDelay)), LIMITS.defaultDelay),
+  paused: z.optional(z.boolean()),
+  ttlSecondsAfterFinished: z.optional(z.int().check(z.minimum(0), z.maximum(LIMITS.maxTtl))),
 });
 export type Spec = z.infer<typeof Spec>;
 
 /** One `{phase: start}` entry of status.timestamps, exactly the seed's shape. */
 export const Timestamp = z
-  .record(z.string().min(1), DateTime)
-  .refine((entry) => Object.keys(entry).length === 1, 'a timestamps entry has exactly one phase');
+  .record(z.string().check(z.minLength(1)), DateTime)
+  .check(z.refine((entry) => Object.keys(entry).length === 1, 'a timestamps entry has exactly one phase'));
 export type Timestamp = Record<string, string>;
 
+const Generation = z.int().check(z.minimum(0));
+
 export const Condition = z.object({
-  type: z.string().min(1),
+  type: z.string().check(z.minLength(1)),
   status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().min(1),
+  reason: z.string().check(z.minLength(1)),
   message: z.string(),
   lastTransitionTime: DateTime,
-  observedGeneration: z.int().min(0).optional(),
+  observedGeneration: z.optional(Generation),
 });
 export type Condition = z.infer<typeof Condition>;
 
 // Unknown status fields are dropped, not refused: status is ours to write, and the CRD prunes them.
 export const Status = z.object({
-  phase: z.string().optional(),
-  timestamps: z.array(Timestamp).optional(),
-  state: State.optional(),
-  progress: z.string().optional(),
-  nextPhaseAt: DateTime.optional(),
-  observedGeneration: z.int().min(0).optional(),
-  conditions: z.array(Condition).optional(),
+  phase: z.optional(z.string()),
+  timestamps: z.optional(z.array(Timestamp)),
+  state: z.optional(State),
+  progress: z.optional(z.string()),
+  nextPhaseAt: z.optional(DateTime),
+  observedGeneration: z.optional(Generation),
+  conditions: z.optional(z.array(Condition)),
 });
 export type Status = z.infer<typeof Status>;
+
+const NonEmpty = z.string().check(z.minLength(1));
 
 /** What every Kubernetes object of ours carries; parsed first so a bad spec can still be reported. */
 export const Envelope = z.looseObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
   metadata: z.looseObject({
-    name: z.string().min(1),
-    namespace: z.string().min(1),
-    uid: z.string().min(1),
-    resourceVersion: z.string().min(1),
-    generation: z.int().min(1).optional(),
-    deletionTimestamp: DateTime.optional(),
+    name: NonEmpty,
+    namespace: NonEmpty,
+    uid: NonEmpty,
+    resourceVersion: NonEmpty,
+    generation: z.optional(z.int().check(z.minimum(1))),
+    deletionTimestamp: z.optional(DateTime),
   }),
 });
 export type Envelope = z.infer<typeof Envelope>;
 
-export const Action = Envelope.extend({ spec: Spec, status: Status.optional() });
+export const Action = z.extend(Envelope, { spec: Spec, status: z.optional(Status) });
 export type Action = z.infer<typeof Action>;
 
 export type ParsedAction =
@@ -95,7 +104,7 @@ export function parseAction(data: unknown): ParsedAction | { valid: null; reason
 }
 
 /** One line per problem, `path: message`, the way kubectl users read API errors. */
-export function describe(error: z.ZodError): string {
+export function describe(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');

@@ -3,20 +3,23 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { describe } from './action.js';
 
-const flag = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
+const flag = z.pipe(z.enum(['true', 'false', '1', '0', '']), z.transform((v) => v === 'true' || v === '1'));
+/** A whole number from an environment string, within bounds, with a default when unset. */
+const count = (min: number, max: number, fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
 
 export const Config = z.object({
-  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  DRY_RUN: flag.default(false),
+  PORT: count(1, 65535, 8080),
+  LOG_LEVEL: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  DRY_RUN: z._default(flag, false),
   /** Sweep one namespace only; empty sweeps every namespace (needs a ClusterRole). */
-  WATCH_NAMESPACE: z.string().default(''),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
-  SWEEP_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
-  SWEEP_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  WATCH_NAMESPACE: z._default(z.string(), ''),
+  MAX_BODY_BYTES: count(1024, Number.MAX_SAFE_INTEGER, 1024 * 1024),
+  SWEEP_PAGE_SIZE: count(1, 5000, 500),
+  SWEEP_CONCURRENCY: count(1, 256, 8),
 });
 export type Config = z.infer<typeof Config>;
 
