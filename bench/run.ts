@@ -4,7 +4,7 @@
 // regenerates bench/RESULTS.md with its plots from the newest results.
 //   quick (default, < 10 min on 2 cores), full (the sizes the targets name), smoke (correctness
 //   only, the smallest sizes: what CI runs; its figures are not written).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { NS, startStack } from '../test/stack/stack.js';
@@ -79,14 +79,17 @@ try {
     coldStart: cold,
     seconds: Math.round((Date.now() - t0) / 1000),
   };
+  // The smoke's figures are not recorded, but its report is rendered, in a folder thrown away after.
+  const benchDir = profile === 'smoke' ? mkdtempSync(join(os.tmpdir(), 'bench-smoke-')) : join(process.cwd(), 'bench');
+  const dir = join(benchDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${profile}-${report.when.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  renderReport(dir, benchDir);
   if (profile === 'smoke') {
-    progress('smoke: both systems ran every scenario correctly (figures not recorded)');
+    rmSync(benchDir, { recursive: true, force: true });
+    progress('smoke: both systems ran every scenario correctly, and the report renders (figures not recorded)');
   } else {
-    const dir = join(process.cwd(), 'bench/results');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${profile}-${report.when.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-    renderReport(dir, join(process.cwd(), 'bench'));
     progress(`wrote ${file} and bench/RESULTS.md`);
   }
 } finally {

@@ -108,8 +108,22 @@ export async function drift(stack: Stack, system: System, phases: number): Promi
   return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
 }
 
-/** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
+/**
+ * What each process costs over `seconds`: first with no Actions at all (the system's floor), then
+ * with n Actions waiting on a 60 s delay, so what the waiting itself costs shows apart.
+ */
 export async function idle(stack: Stack, system: System, n: number, seconds: number) {
+  const window = async () => {
+    await sleep(2000); // let earlier writes and retries settle
+    const before = sampleAll(system.processes());
+    await sleep(seconds * 1000);
+    const used = usage(before, sampleAll(system.processes()));
+    return {
+      cpuSeconds: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.cpuSeconds, 2)])),
+      rssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.rssMb)])),
+    };
+  };
+  const empty = await window();
   const ns = freshNamespace(`${system.name}-idle`);
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
   const deadline = Date.now() + 60_000;
@@ -117,17 +131,9 @@ export async function idle(stack: Stack, system: System, n: number, seconds: num
     if (Date.now() > deadline) throw new Error(`${system.name}: idle Actions never began`);
     await sleep(500);
   }
-  await sleep(2000); // let the first round's writes and retries settle
-  const before = sampleAll(system.processes());
-  await sleep(seconds * 1000);
-  const used = usage(before, sampleAll(system.processes()));
+  const waiting = await window();
   await deleteActions(stack.admin, ns);
-  return {
-    n,
-    seconds,
-    cpuSeconds: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.cpuSeconds, 2)])),
-    rssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.rssMb)])),
-  };
+  return { n, seconds, empty, ...waiting };
 }
 
 /**
@@ -216,9 +222,13 @@ async function forAll<T>(items: T[], limit: number, fn: (item: T) => Promise<unk
   }));
 }
 
+// The floor for any Node HTTP server on this machine: spawn to the first 200 of one that does nothing else.
+const BARE_SERVER = "require('node:http').createServer((q, s) => q.resume().on('end', () => s.end())).listen(process.env.PORT)";
+
 /**
  * The function's cold start: process spawn to the first 2xx on a real CloudEvent, in real mode
- * (kubeconfig loaded), then its memory after `events` more events.
+ * (kubeconfig loaded), then its memory as `events` more events arrive. A bare Node server's
+ * time, measured the same way, is the floor no function can go under.
  */
 export async function coldStart(stack: Stack, runs: number, events: number) {
   const finishedEvent = JSON.parse(readFileSync('examples/events/finished.json', 'utf8')) as Record<string, unknown>;
@@ -226,35 +236,46 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
   if (!parseAction(finishedEvent['data']).valid) throw new Error('examples/events/finished.json is not a valid Action');
   const post = (url: string, event: Record<string, unknown>) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
+  const env = { ...process.env, KUBECONFIG: stack.specs.function.env['KUBECONFIG'] as string, LOG_LEVEL: 'warn' };
 
-  const times: number[] = [];
-  let rssAfterStart = 0;
-  let rssAfterEvents = 0;
-  for (let i = 0; i < runs; i++) {
+  /** Spawns `args`, posts until the first 2xx; hands the warm process to `then` before stopping it. */
+  async function firstAnswer(args: string[], then?: (url: string, pid: number) => Promise<void>): Promise<number> {
     const [port] = (await freePorts(1)) as [number];
     const url = `http://127.0.0.1:${port}/`;
     const started = performance.now();
-    const child = spawn(process.execPath, [join(process.cwd(), 'dist/index.js')], {
-      env: { ...process.env, PORT: String(port), KUBECONFIG: stack.specs.function.env['KUBECONFIG'] as string, LOG_LEVEL: 'warn' },
-      stdio: 'ignore',
-    });
+    const child = spawn(process.execPath, args, { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
     for (;;) {
       const res = await post(url, finishedEvent).catch(() => undefined);
       if (res?.ok) break;
       await sleep(2);
     }
-    times.push(performance.now() - started);
-    if (i === runs - 1) {
-      rssAfterStart = sample(child.pid as number).rssMb;
-      const kinds = Array.from({ length: events }, (_, n) => (n % 2 ? finishedEvent : notDue));
-      await forAll(kinds, 8, async (event) => (await post(url, event)).arrayBuffer());
-      rssAfterEvents = sample(child.pid as number).rssMb;
-    }
+    const ms = performance.now() - started;
+    await then?.(url, child.pid as number);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    return ms;
+  }
+
+  const floor: number[] = [];
+  for (let i = 0; i < runs; i++) floor.push(await firstAnswer(['-e', BARE_SERVER]));
+  const times: number[] = [];
+  let rssAfterStart = 0;
+  const rssCurve: [number, number][] = []; // [events so far, MB]: a leak climbs, a warming heap levels off
+  const measureMemory = async (url: string, pid: number) => {
+    rssAfterStart = round(sample(pid).rssMb);
+    const step = Math.ceil(events / 5);
+    for (let sent = 0; sent < events; sent += step) {
+      const kinds = Array.from({ length: Math.min(step, events - sent) }, (_, n) => (n % 2 ? finishedEvent : notDue));
+      await forAll(kinds, 8, async (event) => (await post(url, event)).arrayBuffer());
+      rssCurve.push([sent + kinds.length, round(sample(pid).rssMb)]);
+    }
+  };
+  for (let i = 0; i < runs; i++) {
+    times.push(await firstAnswer([join(process.cwd(), 'dist/index.js')], i === runs - 1 ? measureMemory : undefined));
   }
   const s = summarize(times);
-  return { runs, minMs: round(s.min), medianMs: round(s.p50), maxMs: round(s.max), rssAfterStartMb: round(rssAfterStart), events, rssAfterEventsMb: round(rssAfterEvents) };
+  return {
+    runs, minMs: round(s.min), medianMs: round(s.p50), maxMs: round(s.max), bareNodeMedianMs: round(summarize(floor).p50),
+    rssAfterStartMb: rssAfterStart, events, rssCurve,
+  };
 }
-
-
