@@ -9,7 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { NS, startStack } from '../test/stack/stack.js';
 import { renderReport } from './lib/report.js';
-import { apiServerCeiling, coldStart, drift, idle, measure, scenario, sweepCost } from './lib/scenarios.js';
+import { apiServerCeiling, coldStart, drift, idle, measure, scenario, sweepCost, usageOver } from './lib/scenarios.js';
 import { buildPeer, functionSystem, peerSystem, type System } from './lib/systems.js';
 import type { Run } from './lib/workload.js';
 
@@ -36,7 +36,9 @@ try {
   const results: Record<string, unknown> = {};
   for (const system of [fn, peer] as System[]) {
     await system.on();
-    progress(`${system.name}: on; the shared scenario (4 phases at delay 2, a live delay edit)`);
+    progress(`${system.name}: on; its floor, ${size.idleSeconds} s with no Actions`);
+    const floor = await usageOver(system, size.idleSeconds);
+    progress(`${system.name}: the shared scenario (4 phases at delay 2, a live delay edit)`);
     await scenario(stack, system);
     const lateness = [];
     for (const delay of [1, 3]) {
@@ -58,7 +60,7 @@ try {
     progress(`${system.name}: idle, ${size.idleN} Actions waiting on a 60 s delay, ${size.idleSeconds} s`);
     const idleResult = await idle(stack, system, size.idleN, size.idleSeconds);
     await system.off();
-    results[system.name] = { lateness, drift: driftResult, scale, idle: idleResult };
+    results[system.name] = { lateness, drift: driftResult, scale, idle: { ...idleResult, floor } };
   }
 
   progress(`kube-apiserver ceiling: ${size.scale.at(-1)} status patches straight at it`);

@@ -108,22 +108,20 @@ export async function drift(stack: Stack, system: System, phases: number): Promi
   return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
 }
 
-/**
- * What each process costs over `seconds`: first with no Actions at all (the system's floor), then
- * with n Actions waiting on a 60 s delay, so what the waiting itself costs shows apart.
- */
-export async function idle(stack: Stack, system: System, n: number, seconds: number) {
-  const window = async () => {
-    await sleep(2000); // let earlier writes and retries settle
-    const before = sampleAll(system.processes());
-    await sleep(seconds * 1000);
-    const used = usage(before, sampleAll(system.processes()));
-    return {
-      cpuSeconds: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.cpuSeconds, 2)])),
-      rssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.rssMb)])),
-    };
+/** What each of the system's processes costs over `seconds`, after a short settle. */
+export async function usageOver(system: System, seconds: number) {
+  await sleep(2000); // let earlier writes and retries settle
+  const before = sampleAll(system.processes());
+  await sleep(seconds * 1000);
+  const used = usage(before, sampleAll(system.processes()));
+  return {
+    cpuSeconds: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.cpuSeconds, 2)])),
+    rssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.rssMb)])),
   };
-  const empty = await window();
+}
+
+/** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
+export async function idle(stack: Stack, system: System, n: number, seconds: number) {
   const ns = freshNamespace(`${system.name}-idle`);
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
   const deadline = Date.now() + 60_000;
@@ -131,9 +129,9 @@ export async function idle(stack: Stack, system: System, n: number, seconds: num
     if (Date.now() > deadline) throw new Error(`${system.name}: idle Actions never began`);
     await sleep(500);
   }
-  const waiting = await window();
+  const waiting = await usageOver(system, seconds);
   await deleteActions(stack.admin, ns);
-  return { n, seconds, empty, ...waiting };
+  return { n, seconds, ...waiting };
 }
 
 /**
