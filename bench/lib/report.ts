@@ -118,7 +118,14 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   lines.push('## Lateness per transition (ms): start_k - (start_k-1 + delay)', '');
   table(['system', 'delay', 'shape', 'Actions', 'min', 'p50', 'p95', 'p99', 'max', 'burst drain /s'],
     (['function', 'peer'] as const).flatMap((name) => r.systems[name].lateness.map((m) => [name, `${m.run.delay} s`, m.run.shape, m.run.n, m.lateness.min, m.lateness.p50, m.lateness.p95, m.lateness.p99, m.lateness.max, m.drainRate])));
-  lines.push(`p50 ratio (function / peer), steady: ${p50Gaps.map((g) => `delay ${g.delay} s ${ratio(g.ms, g.peer)}`).join(', ')}.`, '', '![lateness distribution](plots/lateness-cdf.svg)', '');
+  lines.push(`p50 ratio (function / peer), steady: ${p50Gaps.map((g) => `delay ${g.delay} s ${ratio(g.ms, g.peer)}`).join(', ')}.`, '');
+  if (at100) {
+    const cpuMs = sum(at100.cpuMsPerTransition);
+    lines.push(`Steady load asks for n / delay transitions per second; at ${cpuMs} CPU ms per transition (the function's chain at 100 steady Actions, below) that is ` +
+      p50Gaps.map((g) => `${round(((fn.lateness[0]?.run.n ?? 0) / g.delay) * cpuMs / 1000, 2)} cores at delay ${g.delay} s`).join(' and ') +
+      ` of this machine's ${r.machine['cpus']}: where it nears them, events queue and lateness grows.`, '');
+  }
+  lines.push('![lateness distribution](plots/lateness-cdf.svg)', '');
   lines.push('## Drift', '');
   table(['system', 'phases at delay 1 s', '(last - first) - (phases - 1) s', 'per wait'],
     (['function', 'peer'] as const).map((n) => [n, r.systems[n].drift.phases, `${r.systems[n].drift.driftMs} ms`, `${r.systems[n].drift.meanLatenessMs} ms`]));
