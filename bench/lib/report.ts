@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiCalls } from './audit.js';
 import type { Measured } from './scenarios.js';
-import { round } from './stats.js';
+import { round, SHARED } from './stats.js';
 
 interface Usage {
   cpuSeconds: Record<string, number>;
@@ -36,7 +36,6 @@ interface Results {
   seconds: number;
 }
 
-const SHARED = new Set(['kube-apiserver', 'etcd']);
 const sum = (o: Record<string, number>, keep: (k: string) => boolean = () => true) =>
   round(Object.entries(o).filter(([k]) => keep(k)).reduce((a, [, v]) => a + v, 0), 2);
 const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${round(a / b, 2)}x`);

@@ -11,7 +11,7 @@ import { freePorts } from '../../test/cluster/processes.js';
 import type { Stack } from '../../test/stack/stack.js';
 import { ACTIONS } from '../../test/support/admin.js';
 import { apiCalls, auditMark, type ApiCalls } from './audit.js';
-import { round, sample, sampleAll, summarize, usage, type ProcSample, type Summary } from './stats.js';
+import { round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
 import type { System } from './systems.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, startsOf, type Run } from './workload.js';
 
@@ -108,9 +108,10 @@ export async function drift(stack: Stack, system: System, phases: number): Promi
   return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
 }
 
-/** What each of the system's processes costs over `seconds`, after a short settle. */
-export async function usageOver(system: System, seconds: number) {
-  await sleep(2000); // let earlier writes and retries settle
+/** What each of the system's processes costs over `seconds`, once its own processes are quiet. */
+export async function usageOver(system: System, seconds: number, mustEndBy = Number.POSITIVE_INFINITY) {
+  await quiet(system);
+  if (Date.now() + seconds * 1000 > mustEndBy) throw new Error(`${system.name}: not quiet early enough for a ${seconds} s window`);
   const before = sampleAll(system.processes());
   await sleep(seconds * 1000);
   const used = usage(before, sampleAll(system.processes()));
@@ -120,16 +121,36 @@ export async function usageOver(system: System, seconds: number) {
   };
 }
 
+/**
+ * Waits until the system's own processes use under 3% of a core over a second: after a burst the
+ * chain is still answering its tail of events (the adapter sends them one at a time) for seconds.
+ */
+async function quiet(system: System): Promise<void> {
+  const own = () => Object.entries(sampleAll(system.processes())).filter(([k]) => !SHARED.has(k)).reduce((a, [, v]) => a + v.cpuSeconds, 0);
+  const deadline = Date.now() + 60_000;
+  for (let last = own(); Date.now() < deadline; ) {
+    await sleep(1000);
+    const now = own();
+    if (now - last < 0.03) return;
+    last = now;
+  }
+  throw new Error(`${system.name}: still busy after 60 s`);
+}
+
 /** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
 export async function idle(stack: Stack, system: System, n: number, seconds: number) {
   const ns = freshNamespace(`${system.name}-idle`);
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
   const deadline = Date.now() + 60_000;
-  while ((await listActions(stack.admin, ns)).some((a) => !a.status?.timestamps?.length)) {
+  let actions = await listActions(stack.admin, ns);
+  while (actions.some((a) => !a.status?.timestamps?.length)) {
     if (Date.now() > deadline) throw new Error(`${system.name}: idle Actions never began`);
     await sleep(500);
+    actions = await listActions(stack.admin, ns);
   }
-  const waiting = await usageOver(system, seconds);
+  // The window must close before the first second phase comes due.
+  const firstDue = Math.min(...actions.map((a) => (startsOf(a)[0] as number) + 60_000));
+  const waiting = await usageOver(system, seconds, firstDue - 1000);
   await deleteActions(stack.admin, ns);
   return { n, seconds, ...waiting };
 }

@@ -52,4 +52,7 @@ export function sampleAll(procs: Processes): Record<string, ProcSample> {
   return Object.fromEntries(Object.entries(procs).map(([name, pid]) => [name, sample(pid)]));
 }
 
+/** Processes both systems share; a system's own cost is everything else. */
+export const SHARED = new Set(['kube-apiserver', 'etcd']);
+
 export const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
