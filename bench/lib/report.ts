@@ -13,7 +13,7 @@ interface SystemResult {
   lateness: Measured[];
   drift: { phases: number; driftMs: number; meanLatenessMs: number };
   scale: Measured[];
-  idle: { n: number; seconds: number; floor: Usage; cpuSeconds: Record<string, number>; rssMb: Record<string, number> };
+  idle: Usage & { n: number; seconds: number; floor: Usage };
 }
 interface Results {
   profile: string;
