@@ -11,7 +11,7 @@ import { freePorts } from '../../test/cluster/processes.js';
 import type { Stack } from '../../test/stack/stack.js';
 import { ACTIONS } from '../../test/support/admin.js';
 import { apiCalls, auditMark, type ApiCalls } from './audit.js';
-import { round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
+import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
 import type { System } from './systems.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, startsOf, type Run } from './workload.js';
 
@@ -30,6 +30,10 @@ export interface Measured {
   api: ApiCalls;
   /** ms of CPU per transition, per process. */
   cpuMsPerTransition: Record<string, number>;
+  /** ms of CPU per transition on the whole machine: the processes above, the kernel, this driver. */
+  machineCpuMsPerTransition: number;
+  /** How busy the whole machine was, % of all cores: median of 1 s samples over the run. */
+  machineBusyPct: number;
   peakRssMb: Record<string, number>;
   /** Every lateness value, for the distribution plot. */
   samples: number[];
@@ -41,9 +45,13 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
   const audit = stack.cluster.auditLog as string;
   const mark = auditMark(audit);
   const before = sampleAll(system.processes());
+  const machineBefore = machineCpu().busy;
+  const stopSampling = busySampler();
   await createActions(stack.admin, ns, run);
   const actions = await awaitFinished(stack.admin, ns, (run.phases * run.delay + 60) * 1000 + run.n * 50);
   const used = usage(before, sampleAll(system.processes()));
+  const machine = machineCpu().busy - machineBefore;
+  const busy = stopSampling();
   const wrong = problems(actions, run);
   if (wrong.length) throw new Error(`${system.name} got ${ns} wrong, its figures do not count:\n${wrong.slice(0, 10).join('\n')}`);
   const transitions = run.n * run.phases;
@@ -59,6 +67,8 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
     // Only this run's namespace: a stale retry for an earlier run's deleted Action is not its cost.
     api: apiCalls(audit, mark, system.users, ns),
     cpuMsPerTransition: perTransition(used, transitions),
+    machineCpuMsPerTransition: round((machine * 1000) / transitions, 2),
+    machineBusyPct: busy.length ? round(summarize(busy).p50) : 0,
     peakRssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.peakRssMb)])),
     samples: late,
   };

@@ -42,6 +42,29 @@ export function sample(pid: number): ProcSample {
 export type Processes = Record<string, number>;
 
 /** CPU seconds each process used between two samples, and its RSS at the second. */
+/** Busy and total CPU seconds of the whole machine so far: every process, the kernel and its networking. */
+export function machineCpu(): { busy: number; total: number } {
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '')
+    .trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / TICKS_PER_SECOND, total: (busy + idle + iowait) / TICKS_PER_SECOND };
+}
+
+/** Samples how busy the whole machine is, once a second, until stopped: percent of all cores. */
+export function busySampler(): () => number[] {
+  const shares: number[] = [];
+  let last = machineCpu();
+  const timer = setInterval(() => {
+    const now = machineCpu();
+    if (now.total > last.total) shares.push((100 * (now.busy - last.busy)) / (now.total - last.total));
+    last = now;
+  }, 1000);
+  return () => {
+    clearInterval(timer);
+    return shares;
+  };
+}
+
 export function usage(before: Record<string, ProcSample>, after: Record<string, ProcSample>): Record<string, ProcSample> {
   return Object.fromEntries(
     Object.entries(after).map(([name, s]) => [name, { ...s, cpuSeconds: s.cpuSeconds - (before[name]?.cpuSeconds ?? 0) }]),
