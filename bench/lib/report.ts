@@ -152,16 +152,14 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   for (const name of ['function', 'peer'] as const) {
     const burst = r.systems[name].scale.filter((m) => m.run.shape === 'burst').at(-1);
     if (!burst) continue;
-    const cores = Number(r.machine['cpus']);
     const top = Object.entries(burst.cpuMsPerTransition).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v} ms`).join(', ');
-    lines.push(`- ${name}: the whole machine spent ${burst.machineCpuMsPerTransition} CPU ms per transition, so ${cores} cores allow ~${Math.round((cores * 1000) / burst.machineCpuMsPerTransition)} transitions/s; ` +
-      `measured drain ${burst.drainRate}/s, with the machine ${burst.machineBusyPct}% busy (median of 1 s samples). ` +
-      `Of that CPU, its processes account for ${sum(burst.cpuMsPerTransition)} ms (largest: ${top}).`);
+    lines.push(`- ${name}: ${burst.throughput} transitions/s over the run, and a drain of ${burst.drainRate}/s per round (rounds overlap: one is still draining when the next comes due), ` +
+      `with the machine ${burst.machineBusyPct}% busy (median of 1 s samples). CPU per transition: ${burst.machineCpuMsPerTransition} ms on the whole machine, ` +
+      `${sum(burst.cpuMsPerTransition)} ms of it in ${name === 'function' ? 'the chain\'s' : 'its'} processes (largest: ${top}).`);
   }
   lines.push('',
-    'What its processes do not account for is spent by this driver (creating and polling Actions), idle neighbours, and the kernel\'s own threads moving requests over loopback. ' +
-      'The function\'s chain makes more of those requests per transition (a watch event and two deliveries through four Knative processes, against one status patch and an Event), ' +
-      'so the same cores drain fewer of its transitions.', '',
+    'Both bend where the cores run out. The function\'s chain does more work per transition (a watch event and two deliveries through four Knative processes, ' +
+      'against one status patch and an Event), so the same cores carry fewer of its transitions.', '',
     '![lateness against concurrency](plots/lateness-vs-concurrency.svg)', '', '![CPU against concurrency](plots/cpu-vs-concurrency.svg)', '');
   lines.push(`## Idle: ${fn.idle.n} Actions waiting on a 60 s delay, ${fn.idle.seconds} s`, '');
   const byProcess = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
