@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Action } from '../functions/advance-phase/src/action.js';
 import { startStack } from '../test/stack/stack.js';
+import { gaps } from '../test/support/chain.js';
 
 const run = promisify(execFile);
 const started = Date.now();
@@ -31,8 +32,7 @@ try {
     const timestamps = action.status?.timestamps ?? [];
     for (; shown < timestamps.length; shown++) {
       const [phase, at] = Object.entries(timestamps[shown] ?? {})[0] ?? [];
-      const previous = shown > 0 ? Object.values(timestamps[shown - 1] ?? {})[0] : undefined;
-      const gap = previous ? ` (+${((Date.parse(at ?? '') - Date.parse(previous)) / 1000).toFixed(3)} s)` : '';
+      const gap = shown > 0 ? ` (+${((gaps(action)[shown - 1] as number) / 1000).toFixed(3)} s)` : '';
       say(`  phase ${shown + 1}/${action.spec.phases.length}: ${phase} began at ${at}${gap}`);
     }
   } while (action.status?.state !== 'Succeeded' && Date.now() < deadline);

@@ -13,7 +13,8 @@ import { ACTIONS } from '../../test/support/admin.js';
 import { apiCalls, auditMark, type ApiCalls } from './audit.js';
 import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
 import type { System } from './systems.js';
-import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, startsOf, type Run } from './workload.js';
+import { gaps, starts } from '../../test/support/chain.js';
+import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let namespaces = 0;
@@ -55,7 +56,7 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
   const wrong = problems(actions, run);
   if (wrong.length) throw new Error(`${system.name} got ${ns} wrong, its figures do not count:\n${wrong.slice(0, 10).join('\n')}`);
   const transitions = run.n * run.phases;
-  const all = actions.flatMap(startsOf);
+  const all = actions.flatMap(starts);
   const late = lateness(actions, run.delay);
   await deleteActions(stack.admin, ns);
   return {
@@ -94,10 +95,7 @@ export async function scenario(stack: Stack, system: System): Promise<void> {
   }
   await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
   const actions = await awaitFinished(admin, ns, 30_000);
-  const gapsOf = (name: string) => {
-    const s = startsOf(actions.find((a) => a.metadata.name === name) as Action);
-    return s.slice(1).map((t, i) => t - (s[i] as number));
-  };
+  const gapsOf = (name: string) => gaps(actions.find((a) => a.metadata.name === name) as Action);
   const wrong = [
     ...gapsOf('a0').filter((g) => g < 2000 || g >= 3000).map((g) => `a gap of ${g} ms at delay 2 s`),
     ...gapsOf('edited').filter((g) => g < 1000 || g >= 2000).map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
@@ -112,7 +110,7 @@ export async function drift(stack: Stack, system: System, phases: number): Promi
   const run: Run = { n: 1, phases, delay: 1, shape: 'burst' };
   await createActions(stack.admin, ns, run);
   const [action] = await awaitFinished(stack.admin, ns, (phases + 60) * 1000);
-  const s = startsOf(action as Action);
+  const s = starts(action as Action);
   await deleteActions(stack.admin, ns);
   const driftMs = (s.at(-1) as number) - (s[0] as number) - (phases - 1) * 1000;
   return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
@@ -159,7 +157,7 @@ export async function idle(stack: Stack, system: System, n: number, seconds: num
     actions = await listActions(stack.admin, ns);
   }
   // The window must close before the first second phase comes due.
-  const firstDue = Math.min(...actions.map((a) => (startsOf(a)[0] as number) + 60_000));
+  const firstDue = Math.min(...actions.map((a) => (starts(a)[0] as number) + 60_000));
   const waiting = await usageOver(system, seconds, firstDue - 1000);
   await deleteActions(stack.admin, ns);
   return { n, seconds, ...waiting };

@@ -2,6 +2,7 @@
 // turned into per-transition lateness from the timestamps the system under test recorded.
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { ACTIONS, type Admin } from '../../test/support/admin.js';
+import { starts } from '../../test/support/chain.js';
 
 export type Shape = 'steady' | 'burst';
 
@@ -56,12 +57,10 @@ export async function deleteActions(admin: Admin, ns: string): Promise<void> {
   await admin.request('DELETE', `${ACTIONS}/namespaces/${ns}/actions`);
 }
 
-export const startsOf = (a: Action): number[] => (a.status?.timestamps ?? []).map((t) => Date.parse(Object.values(t)[0] ?? ''));
-
 /** start_k - (start_{k-1} + delay) for every transition, in ms. */
 export function lateness(actions: Action[], delay: number): number[] {
   return actions.flatMap((a) => {
-    const s = startsOf(a);
+    const s = starts(a);
     return s.slice(1).map((t, i) => t - ((s[i] as number) + delay * 1000));
   });
 }
@@ -86,8 +85,8 @@ export function problems(actions: Action[], run: Run): string[] {
 export function drainRates(actions: Action[], run: Run): number[] {
   const rates: number[] = [];
   for (let k = 1; k < run.phases; k++) {
-    const due = actions.map((a) => (startsOf(a)[k - 1] as number) + run.delay * 1000);
-    const began = actions.map((a) => startsOf(a)[k] as number);
+    const due = actions.map((a) => (starts(a)[k - 1] as number) + run.delay * 1000);
+    const began = actions.map((a) => starts(a)[k] as number);
     const span = (Math.max(...began) - Math.min(...due)) / 1000;
     rates.push(actions.length / Math.max(span, 0.001));
   }

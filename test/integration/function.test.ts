@@ -13,6 +13,7 @@ import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Counters } from '../../functions/advance-phase/src/metrics.js';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
+import { starts } from '../support/chain.js';
 import { post, serve, type CloudEventJson, type Served } from '../support/http.js';
 
 const cluster = inject('cluster');
@@ -126,7 +127,7 @@ describe('one Action through its phases, event by event', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-advance-phase')).toBe('configure');
     const now = await current('fn-a', 'walk');
-    const [first, second] = (now.status?.timestamps ?? []).map((t) => Date.parse(Object.values(t)[0] ?? ''));
+    const [first, second] = starts(now);
     expect((second as number) - (first as number)).toBeGreaterThanOrEqual(5000);
     expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
     snapshots.push(now);
@@ -179,8 +180,8 @@ describe('spec edits', () => {
     expect(res.headers.get('x-advance-decision')).toBe('update');
     const refreshed = await current('fn-a', 'edit');
     expect(refreshed.status?.observedGeneration).toBe(2);
-    const start = Date.parse(Object.values(refreshed.status?.timestamps?.[0] ?? {})[0] ?? '');
-    expect(refreshed.status?.nextPhaseAt).toBe(new Date(start + 2000).toISOString());
+    const [start] = starts(refreshed);
+    expect(refreshed.status?.nextPhaseAt).toBe(new Date((start as number) + 2000).toISOString());
     const wait = await send('update', refreshed);
     expect(wait.status).toBe(503);
     expect(Number(wait.headers.get('retry-after'))).toBeLessThanOrEqual(2);
