@@ -7,16 +7,15 @@ import { parseAction, type Action } from '../../functions/advance-phase/src/acti
 import { desiredStatus } from '../../functions/advance-phase/src/decide.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
-import { freePorts } from '../../test/cluster/processes.js';
+import { freePorts, sleep } from '../../test/cluster/processes.js';
 import type { Stack } from '../../test/stack/stack.js';
 import { ACTIONS } from '../../test/support/admin.js';
 import { apiCalls, auditMark, type ApiCalls } from './audit.js';
 import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
 import type { System } from './systems.js';
-import { gaps, starts } from '../../test/support/chain.js';
+import { gaps, starts, until } from '../../test/support/chain.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let namespaces = 0;
 const freshNamespace = (what: string) => `bench-${what}-${++namespaces}`;
 
@@ -88,11 +87,8 @@ export async function scenario(stack: Stack, system: System): Promise<void> {
   const admin = stack.admin;
   await createActions(admin, ns, { n: 1, phases: 4, delay: 2, shape: 'burst' });
   await admin.createAction(ns, 'edited', { phases: ['p1', 'p2', 'p3'], delay: 10 });
-  const deadline = Date.now() + 10_000;
-  while (!((await admin.getAction(ns, 'edited')).body as unknown as Action).status?.timestamps?.length) {
-    if (Date.now() > deadline) throw new Error(`${system.name}: the scenario's first phase never began`);
-    await sleep(50);
-  }
+  await until(`${system.name} to begin the scenario's first phase`, async () =>
+    Boolean(((await admin.getAction(ns, 'edited')).body as unknown as Action).status?.timestamps?.length), 10_000, 50);
   await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
   const actions = await awaitFinished(admin, ns, 30_000);
   const gapsOf = (name: string) => gaps(actions.find((a) => a.metadata.name === name) as Action);
@@ -131,7 +127,7 @@ export async function usageOver(system: System, seconds: number, mustEndBy = Num
 
 /**
  * Waits until the system's own processes use under 3% of a core over a second: after a burst the
- * chain is still answering its tail of events (the adapter sends them one at a time) for seconds.
+ * chain is still answering the tail of its events for seconds.
  */
 async function quiet(system: System): Promise<void> {
   const own = () => Object.entries(sampleAll(system.processes())).filter(([k]) => !SHARED.has(k)).reduce((a, [, v]) => a + v.cpuSeconds, 0);
@@ -149,13 +145,10 @@ async function quiet(system: System): Promise<void> {
 export async function idle(stack: Stack, system: System, n: number, seconds: number) {
   const ns = freshNamespace(`${system.name}-idle`);
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
-  const deadline = Date.now() + 60_000;
-  let actions = await listActions(stack.admin, ns);
-  while (actions.some((a) => !a.status?.timestamps?.length)) {
-    if (Date.now() > deadline) throw new Error(`${system.name}: idle Actions never began`);
-    await sleep(500);
-    actions = await listActions(stack.admin, ns);
-  }
+  const actions = await until(`${system.name} to begin every idle Action`, async () => {
+    const listed = await listActions(stack.admin, ns);
+    return listed.every((a) => a.status?.timestamps?.length) && listed;
+  }, 60_000, 500);
   // The window must close before the first second phase comes due.
   const firstDue = Math.min(...actions.map((a) => (starts(a)[0] as number) + 60_000));
   const waiting = await usageOver(system, seconds, firstDue - 1000);
@@ -271,11 +264,7 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     const url = `http://127.0.0.1:${port}/`;
     const started = performance.now();
     const child = spawn(process.execPath, args, { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
-    for (;;) {
-      const res = await post(url, finishedEvent).catch(() => undefined);
-      if (res?.ok) break;
-      await sleep(2);
-    }
+    await until(`${args.at(-1)} to answer 2xx`, async () => (await post(url, finishedEvent).catch(() => undefined))?.ok, 30_000, 2);
     const ms = performance.now() - started;
     await then?.(url, child.pid as number);
     child.kill('SIGTERM');

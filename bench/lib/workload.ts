@@ -2,7 +2,8 @@
 // turned into per-transition lateness from the timestamps the system under test recorded.
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { ACTIONS, type Admin } from '../../test/support/admin.js';
-import { starts } from '../../test/support/chain.js';
+import { sleep } from '../../test/cluster/processes.js';
+import { starts, until } from '../../test/support/chain.js';
 
 export type Shape = 'steady' | 'burst';
 
@@ -12,8 +13,6 @@ export interface Run {
   delay: number;
   shape: Shape;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Creates n Actions of `phases` phases: `steady` spreads the creations evenly over one delay,
@@ -37,14 +36,11 @@ export async function createActions(admin: Admin, ns: string, run: Run): Promise
 
 /** Polls (one cheap field-selected list per second) until nothing in ns is unfinished; returns every Action. */
 export async function awaitFinished(admin: Admin, ns: string, timeoutMs: number): Promise<Action[]> {
-  const deadline = Date.now() + timeoutMs;
-  const unfinished = encodeURIComponent('status.state!=Succeeded');
-  for (;;) {
-    const res = await admin.request<{ items: unknown[] }>('GET', `${ACTIONS}/namespaces/${ns}/actions?fieldSelector=${unfinished}&limit=1`);
-    if (res.status === 200 && res.body.items.length === 0) break;
-    if (Date.now() > deadline) throw new Error(`${ns}: Actions still unfinished after ${timeoutMs / 1000} s`);
-    await sleep(1000);
-  }
+  const unfinished = `${ACTIONS}/namespaces/${ns}/actions?fieldSelector=${encodeURIComponent('status.state!=Succeeded')}&limit=1`;
+  await until(`every Action in ${ns} to finish`, async () => {
+    const res = await admin.request<{ items: unknown[] }>('GET', unfinished);
+    return res.status === 200 && res.body.items.length === 0;
+  }, timeoutMs, 1000);
   return listActions(admin, ns);
 }
 

@@ -17,8 +17,9 @@ import {
   type Cluster,
   type ClusterInfo,
 } from '../cluster/cluster.js';
-import { alive, canConnect, freePorts, launch, runBuildScript, sleep, stopProcess, waitFor } from '../cluster/processes.js';
+import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
+import { until } from '../support/chain.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -361,12 +362,8 @@ export async function waitForChain(admin: Admin, timeoutMs = 30_000): Promise<vo
   for (let i = 0; Date.now() < deadline; i++) {
     const name = `canary-${Date.now()}-${i}`;
     await admin.createAction(NS, name, { phases: ['live'] });
-    const until = Date.now() + 2000;
-    let live = false;
-    while (!live && Date.now() < until) {
-      live = ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
-      if (!live) await sleep(50);
-    }
+    const isLive = async () => ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
+    const live = await until(`canary ${name} to go live`, isLive, 2000, 50).catch(() => false);
     await admin.deleteAction(NS, name);
     if (live) return;
   }

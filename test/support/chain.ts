@@ -1,15 +1,17 @@
 // Reading a run of the real chain: poll for a condition, the function's JSON log, phase gaps.
 import { readFileSync } from 'node:fs';
 import type { Action } from '../../functions/advance-phase/src/action.js';
+import { sleep } from '../cluster/processes.js';
 import type { Admin } from './admin.js';
 
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+/** Polls `check` every `intervalMs` until it gives a value (not undefined or false). */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(intervalMs);
   }
 }
 
