@@ -1,5 +1,5 @@
 // API calls per identity, counted by the API server itself (its audit log, one line per request).
-import { readFileSync, statSync } from 'node:fs';
+import { auditEventsSince } from '../../test/support/audit.js';
 
 export interface ApiCalls {
   /** Successful patch, update, create, delete on actions (status included). */
@@ -16,28 +16,15 @@ export interface ApiCalls {
   other: number;
 }
 
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string };
-  responseStatus?: { code?: number };
-}
-
-export const auditMark = (path: string): number => statSync(path).size;
-
 const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 /** Calls by `users` since the mark; with `namespace`, only those in it (and cluster-wide watches). */
 export function apiCalls(path: string, since: number, users: string[], namespace?: string): ApiCalls {
   const calls: ApiCalls = { actionWrites: 0, failedWrites: 0, actionReads: 0, actionWatches: 0, eventWrites: 0, other: 0 };
-  const text = readFileSync(path).subarray(since).toString('utf8');
-  for (const line of text.split('\n')) {
-    if (!users.some((u) => line.includes(u))) continue;
-    const e = JSON.parse(line) as AuditEvent;
+  for (const e of auditEventsSince(path, since, users)) {
     // One line per request: ResponseComplete (watches also log ResponseStarted when opened).
     const opened = e.verb === 'watch' ? e.stage === 'ResponseStarted' : e.stage === 'ResponseComplete';
-    if (!users.includes(e.user.username) || !opened) continue;
+    if (!opened) continue;
     const resource = e.objectRef?.resource;
     if (namespace && e.objectRef?.namespace && e.objectRef.namespace !== namespace) continue;
     const ok = (e.responseStatus?.code ?? 0) < 300;

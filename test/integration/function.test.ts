@@ -2,7 +2,6 @@
 // ServiceAccount (RBAC from config/knative). Events are posted exactly as ApiServerSource sends
 // them; the function's clock is moved forward instead of sleeping; API calls are counted from
 // the API server's audit log.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +12,7 @@ import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Counters } from '../../functions/advance-phase/src/metrics.js';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
+import { auditEventsSince, auditMark as auditMarkOf } from '../support/audit.js';
 import { starts } from '../support/chain.js';
 import { post, serve, type CloudEventJson, type Served } from '../support/http.js';
 
@@ -71,29 +71,17 @@ async function current(ns: string, name: string): Promise<Action> {
   return (await admin.getAction(ns, name)).body as unknown as Action;
 }
 
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  requestURI: string;
-  user: { username: string };
-  objectRef?: { resource?: string; subresource?: string; namespace?: string };
-  responseStatus?: { code?: number };
-}
 /**
  * The function's requests since `mark` (a byte offset into the audit log), as
  * "verb resource[/sub] code", optionally only those in the given namespaces.
  */
 function auditSince(mark: number, namespaces?: string[]): string[] {
-  const text = readFileSync(cluster.auditLog as string).subarray(mark).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === FUNCTION_USER)
+  return auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER])
+    .filter((e) => e.stage === 'ResponseComplete')
     .filter((e) => !namespaces || namespaces.includes(e.objectRef?.namespace ?? ''))
     .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.responseStatus?.code}`);
 }
-const auditMark = () => readFileSync(cluster.auditLog as string).length;
+const auditMark = () => auditMarkOf(cluster.auditLog as string);
 
 describe('one Action through its phases, event by event', () => {
   let snapshots: Action[] = [];
@@ -233,10 +221,9 @@ describe('the sweep', () => {
     // One write per overdue Action, no read, and nothing at all for the finished one.
     const onActions = auditSince(mark, namespaces).filter((c) => c.includes(' actions'));
     expect(onActions).toEqual(Array(6).fill('patch actions/status 200'));
-    const lists = readFileSync(cluster.auditLog as string).subarray(mark).toString('utf8').split('\n')
-      .filter((l) => l.includes('"verb":"list"') && l.includes(FUNCTION_USER) && l.includes('"stage":"ResponseComplete"'));
+    const lists = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter((e) => e.verb === 'list' && e.stage === 'ResponseComplete');
     expect(lists.length).toBeGreaterThan(0);
-    for (const l of lists) expect(l).toContain('fieldSelector=status.state');
+    for (const e of lists) expect(e.requestURI).toContain('fieldSelector=status.state');
 
     skew = 1;
     await post(server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} }, 'binary');
