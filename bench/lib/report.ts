@@ -2,13 +2,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiCalls } from './audit.js';
-import type { Measured } from './scenarios.js';
+import type { Measured, Usage } from './scenarios.js';
 import { round, SHARED } from './stats.js';
 
-interface Usage {
-  cpuSeconds: Record<string, number>;
-  rssMb: Record<string, number>;
-}
 interface SystemResult {
   lateness: Measured[];
   drift: { phases: number; driftMs: number; meanLatenessMs: number };
@@ -208,7 +204,7 @@ function chart(o: { title: string; x: string; y: string; series: [string, [numbe
   const fx = (v: number) => (o.logX ? Math.log10(Math.max(v, 1)) : v);
   const xs = pts.map(([x]) => fx(x));
   const ys = pts.map(([, y]) => y);
-  const [x0, x1] = [Math.min(...xs, o.logX ? 0 : 0), Math.max(...xs, 1)];
+  const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
   const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, 1e-9) * 1.05];
   const px = (v: number) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (W - L - R);
   const py = (v: number) => H - B - ((v - y0) / (y1 - y0 || 1)) * (H - T - B);

@@ -113,8 +113,13 @@ export async function drift(stack: Stack, system: System, phases: number): Promi
   return { phases, driftMs, meanLatenessMs: round(driftMs / (phases - 1)) };
 }
 
+export interface Usage {
+  cpuSeconds: Record<string, number>;
+  rssMb: Record<string, number>;
+}
+
 /** What each of the system's processes costs over `seconds`, once its own processes are quiet. */
-export async function usageOver(system: System, seconds: number, mustEndBy = Number.POSITIVE_INFINITY) {
+export async function usageOver(system: System, seconds: number, mustEndBy = Number.POSITIVE_INFINITY): Promise<Usage> {
   await quiet(system);
   if (Date.now() + seconds * 1000 > mustEndBy) throw new Error(`${system.name}: not quiet early enough for a ${seconds} s window`);
   const before = sampleAll(system.processes());
