@@ -31,8 +31,11 @@ describe('recovery', () => {
   it('finishes every phase when the function is killed mid-run and restarted', async () => {
     await admin.createAction('e2e-kill', 'survivor', { phases: ['a', 'b', 'c', 'd'], delay: 2 });
     await until('the second phase', async () => (await phaseOf('e2e-kill', 'survivor')) === 'b');
+    const filterLog = stack.specs.filter.logFile;
+    const seen = readFileSync(filterLog).length;
     await stack.stopPart('function', 'kill');
-    await new Promise((r) => setTimeout(r, 1500)); // the dispatcher's retry meets a dead port
+    // Down until a delivery has met the dead port (the broker filter logs the refused connection).
+    await until('a delivery to the dead function', async () => readFileSync(filterLog).subarray(seen).includes('connection refused'), 10_000);
     await stack.startPart('function');
     const done = await finished(admin, 'e2e-kill', 'survivor');
     expect(done.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['a', 'b', 'c', 'd']);
