@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { attachStack } from '../stack/stack.js';
-import { finished, functionLog, gaps, starts, until } from '../support/chain.js';
+import { finished, functionLog, gaps, phaseOf, starts, until } from '../support/chain.js';
 
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;
@@ -62,7 +62,7 @@ describe('the chain', () => {
 
   it('applies a delay edited mid-run to the wait ahead', async () => {
     await create('e2e-edit', 'edited', { phases: ['a', 'b', 'c'], delay: 30 });
-    await until('the first phase', async () => ((await admin.getAction('e2e-edit', 'edited')).body as unknown as Action).status?.phase === 'a');
+    await until('the first phase', async () => (await phaseOf(admin, 'e2e-edit', 'edited')) === 'a');
     const edited = await admin.patchAction('e2e-edit', 'edited', { spec: { delay: 1 } });
     expect(edited.status).toBe(200);
     const done = await finished(admin, 'e2e-edit', 'edited', 15_000);
@@ -74,7 +74,7 @@ describe('the chain', () => {
 
   it('ends the chain of an Action deleted mid-run', async () => {
     await create('e2e-delete', 'doomed', { phases: ['a', 'b', 'c'], delay: 2 });
-    await until('the first phase', async () => ((await admin.getAction('e2e-delete', 'doomed')).body as unknown as Action).status?.phase === 'a');
+    await until('the first phase', async () => (await phaseOf(admin, 'e2e-delete', 'doomed')) === 'a');
     await admin.deleteAction('e2e-delete', 'doomed');
     // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
     await until('the retry to find it gone', async () =>

@@ -3,15 +3,13 @@
 // is fired by Knative's mtping from the shipped PingSource, its schedule shortened here.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Action } from '../../functions/advance-phase/src/action.js';
 import { attachStack, NS } from '../stack/stack.js';
-import { finished, functionLog, gaps, until } from '../support/chain.js';
+import { finished, functionLog, gaps, phaseOf, until } from '../support/chain.js';
 
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;
 const PING = `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`;
 
-const phaseOf = async (ns: string, name: string) => ((await admin.getAction(ns, name)).body as unknown as Action).status?.phase;
 const sweeps = () => functionLog(stack.specs.function.logFile).filter((e) => e.sweep);
 
 async function schedule(cron: string): Promise<void> {
@@ -30,7 +28,7 @@ afterAll(async () => {
 describe('recovery', () => {
   it('finishes every phase when the function is killed mid-run and restarted', async () => {
     await admin.createAction('e2e-kill', 'survivor', { phases: ['a', 'b', 'c', 'd'], delay: 2 });
-    await until('the second phase', async () => (await phaseOf('e2e-kill', 'survivor')) === 'b');
+    await until('the second phase', async () => (await phaseOf(admin, 'e2e-kill', 'survivor')) === 'b');
     const filterLog = stack.specs.filter.logFile;
     const seen = readFileSync(filterLog).length;
     await stack.stopPart('function', 'kill');
@@ -44,7 +42,7 @@ describe('recovery', () => {
 
   it('the sweep finishes runs whose retries died with a restarted dispatcher', async () => {
     await admin.createAction('e2e-dispatcher', 'orphan', { phases: ['a', 'b', 'c'], delay: 3 });
-    await until('the first phase', async () => (await phaseOf('e2e-dispatcher', 'orphan')) === 'a');
+    await until('the first phase', async () => (await phaseOf(admin, 'e2e-dispatcher', 'orphan')) === 'a');
     await stack.stopPart('dispatcher'); // the retry waiting in its memory is gone
     await stack.startPart('dispatcher');
     const before = sweeps().length;

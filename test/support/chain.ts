@@ -42,6 +42,11 @@ export function gaps(action: Action): number[] {
   return s.slice(1).map((t, i) => t - (s[i] as number));
 }
 
+/** The phase an Action shows now, if any. */
+export async function phaseOf(admin: Admin, ns: string, name: string): Promise<string | undefined> {
+  return ((await admin.getAction(ns, name)).body as unknown as Action).status?.phase;
+}
+
 export async function finished(admin: Admin, ns: string, name: string, timeoutMs = 30_000): Promise<Action> {
   return until(`${ns}/${name} to finish`, async () => {
     const res = await admin.getAction(ns, name);
