@@ -1,4 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// Every test runs on the Node that the deployment runs: the major package.json's engines admits
+// (npm scripts take it from node_modules/.bin). Anything else, such as the machine's own Node
+// under a bare `npx vitest`, is refused rather than tested.
+const engines = (JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } }).engines.node;
+if (engines !== `${process.versions.node.split('.')[0]}.x`) {
+  throw new Error(`tests run on Node ${process.version}, but package.json's engines.node is ${engines}: run them with npm test`);
+}
 
 // One runner, four layers. `npm test` runs them all; the integration and e2e layers start real
 // processes (kube-apiserver, etcd, Knative's data plane) in their global setups and fail loudly

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const common = { bundle: true, platform: 'node', target: 'node20', minify: true, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node24', minify: true, logLevel: 'warning' };
 const cache = 'dist/main.cjs.cache';
 
 rmSync('dist', { recursive: true, force: true });
