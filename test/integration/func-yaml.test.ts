@@ -1,23 +1,18 @@
 // func.yaml as `kn func deploy` sees it, checked with kn func's own parts (knative.dev/func
 // v0.50.1, built by test/funcyaml/build.sh): its JSON schema for func.yaml, and its Go loader
-// (fn.NewFunction + the "initialized" check + Validate, as cmd/deploy.go runs them). Plus what the
-// Paketo Node buildpacks need from package.json: `npm start` must only need runtime dependencies.
-// No cluster needed.
-import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
+// (fn.NewFunction + the "initialized" check + Validate, as cmd/deploy.go runs them). What the
+// buildpacks then do with the folder is test/integration/buildpack.test.ts. No cluster needed.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, parseDocument } from 'yaml';
-import { freePorts } from '../cluster/processes.js';
-import { until } from '../support/chain.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FUNC_YAML = join(ROOT, 'func.yaml');
-const SRC_DIR = join(ROOT, 'functions/advance-phase/src');
 
 interface Run {
   code: number | null;
@@ -200,112 +195,5 @@ describe('the Go loader can fail (negative controls)', () => {
     const result = await loadWithKnFunc(variant((doc) => doc.set('bogus', 1)));
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(result.stdout) as Summary).strictDecodeErrors.join('\n')).toMatch(/field bogus not found/);
-  });
-});
-
-// Bare packages a TypeScript file loads at run time: `from '...'` (import/export) and
-// `import('...')`, without `import type` / `export type` statements, `node:` and relative ones.
-function runtimeImports(source: string): Set<string> {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const specifiers: string[] = [];
-  for (const m of code.matchAll(/\b(?:import|export)\s+(type\s+)?[\w*{}\s,$]*?\bfrom\s*['"]([^'"]+)['"]/g)) {
-    if (!m[1] && m[2]) specifiers.push(m[2]);
-  }
-  for (const m of code.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s+['"]([^'"]+)['"]/g)) {
-    const s = m[1] ?? m[2];
-    if (s) specifiers.push(s);
-  }
-  const packages = new Set<string>();
-  for (const s of specifiers) {
-    if (s.startsWith('.') || s.startsWith('/') || s.startsWith('node:') || isBuiltin(s)) continue;
-    const parts = s.split('/');
-    packages.add(s.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? s));
-  }
-  return packages;
-}
-
-/** Copies the built dist/ where there is no node_modules, runs `node dist/index.js` there, waits until ready. */
-async function startPrunedCopy(prepare?: (dir: string) => void) {
-  const dir = mkdtempSync(join(tmpdir(), 'pruned-'));
-  tmpDirs.push(dir);
-  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-  prepare?.(dir);
-  const [port] = (await freePorts(1)) as [number];
-  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, PORT: String(port), LOG_LEVEL: 'silent' };
-  const child = spawn(process.execPath, ['dist/index.js'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = () => child.kill();
-  await until('node dist/index.js to be ready', async () => (await fetch(`${url}/health/readiness`).catch(() => undefined))?.ok, 10_000).catch((error: Error) => {
-    stop();
-    throw new Error(`${error.message}; its stderr: ${stderr}`);
-  });
-  return { url, stderr: () => stderr, stop };
-}
-
-describe('package.json for the Paketo Node buildpacks (npm run build, prune devDependencies, npm start)', () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    scripts?: Record<string, string>;
-    dependencies?: Record<string, string>;
-    devDependencies?: Record<string, string>;
-  };
-
-  it('`npm run build` emits a self-contained dist/: `npm start` runs it from its code cache with no node_modules', async () => {
-    expect(pkg.scripts?.['start']).toBe('node dist/index.js');
-    const built = await run('npm', ['run', 'build'], 120_000);
-    expect(built.code, built.stderr).toBe(0);
-    const copy = await startPrunedCopy();
-    try {
-      // A charset in the content type, as many senders write it: the bundle's iconv-lite stand-in
-      // throws if body reading ever decodes one.
-      const res = await fetch(`${copy.url}/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
-        body: readFileSync(join(ROOT, 'examples/events/finished.json')),
-      });
-      expect(res.status).toBe(200);
-      expect(copy.stderr(), 'boot warns when it has no usable code cache').toBe('');
-    } finally {
-      copy.stop();
-    }
-  });
-
-  it('boot says so when the code cache is missing, and still serves', async () => {
-    const copy = await startPrunedCopy((dir) => rmSync(join(dir, 'dist/main.cjs.cache')));
-    try {
-      await until('the warning on stderr', async () => /no code cache at .*main\.cjs\.cache/.test(copy.stderr()), 5_000);
-    } finally {
-      copy.stop();
-    }
-  });
-
-  it('scans imports correctly (control)', () => {
-    const sample = [
-      "import { z } from 'zod';",
-      "import type { KubeConfig } from 'type-only';",
-      "import express, {\n  type Request,\n} from 'express';",
-      "export { x } from '@scope/pkg/sub';",
-      "const m = await import('dynamic/deep');",
-      "import 'side-effect';",
-      "import { readFileSync } from 'node:fs';",
-      "import { join } from 'path';",
-      "import { a } from './local.js';",
-      "// import { c } from 'commented';",
-    ].join('\n');
-    expect([...runtimeImports(sample)].sort()).toEqual(['@scope/pkg', 'dynamic', 'express', 'side-effect', 'zod']);
-  });
-
-  it('has every package the function imports in dependencies, not only devDependencies', () => {
-    const files = readdirSync(SRC_DIR).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
-    expect(files.length).toBeGreaterThan(0);
-    const used = new Map<string, string[]>();
-    for (const file of files) {
-      for (const p of runtimeImports(readFileSync(join(SRC_DIR, file), 'utf8'))) used.set(p, [...(used.get(p) ?? []), file]);
-    }
-    expect(used.size).toBeGreaterThan(0);
-    const missing = [...used].filter(([p]) => !Object.hasOwn(pkg.dependencies ?? {}, p));
-    const detail = missing.map(([p, by]) => `${p} (imported by ${by.join(', ')}${pkg.devDependencies?.[p] ? '; only in devDependencies' : ''})`);
-    expect(detail, 'npm start would fail after devDependencies are pruned').toEqual([]);
   });
 });
