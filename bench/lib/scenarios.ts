@@ -296,8 +296,57 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     times.push(await firstAnswer([join(process.cwd(), 'dist/index.js')], i === runs - 1 ? measureMemory : undefined));
   }
   const s = summarize(times);
+  const breakdown = {
+    bareNode: await coldMarks(runs, ['-e', BARE_SERVER], env),
+    dryRun: await coldMarks(runs, ['dist/index.js'], { ...env, KUBECONFIG: '', HOME: '/nonexistent' }),
+    realMode: await coldMarks(runs, ['dist/index.js'], env),
+  };
   return {
     runs, minMs: round(s.min), medianMs: round(s.p50), maxMs: round(s.max), bareNodeMedianMs: round(summarize(floor).p50),
-    rssAfterStartMb: rssAfterStart, events, rssCurve,
+    rssAfterStartMb: rssAfterStart, events, rssCurve, breakdown,
+  };
+}
+
+/** What bench/lib/cold-marks.cjs reports of one start; medians over the runs. */
+export interface ColdMarks {
+  nodeReady: number;
+  codeCacheMs?: number;
+  evaluateMs?: number;
+  listening: number;
+  request: number;
+  finish: number;
+}
+
+/** Where a cold start's time goes: `runs` starts of `args` with cold-marks.cjs preloaded, answering one event each. */
+async function coldMarks(runs: number, args: string[], env: NodeJS.ProcessEnv): Promise<ColdMarks> {
+  const body = readFileSync('examples/events/finished.json', 'utf8');
+  const all: Record<string, number | boolean>[] = [];
+  for (let i = 0; i < runs; i++) {
+    const [port] = (await freePorts(1)) as [number];
+    const child = spawn(process.execPath, ['-r', join(import.meta.dirname, 'cold-marks.cjs'), ...args], {
+      env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const url = `http://127.0.0.1:${port}/`;
+    const headers = { 'content-type': 'application/cloudevents+json' };
+    await until(`${args.at(-1)} to answer 2xx`, async () => (await fetch(url, { method: 'POST', headers, body }).catch(() => undefined))?.ok, 30_000, 2);
+    // The line is written once the answer is sent, which can be just after the client has it.
+    const line = await until(`${args.at(-1)}'s cold-marks line`, async () => stderr.split('\n').find((l) => l.startsWith('cold-marks ')), 5_000, 5);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const marks = JSON.parse(line.slice('cold-marks '.length)) as Record<string, number | boolean>;
+    if (marks['codeCacheRejected'] === true) throw new Error(`${args.join(' ')}: V8 rejected the code cache`);
+    all.push(marks);
+  }
+  const median = (key: string) => {
+    const values = all.map((m) => m[key]).filter((v): v is number => typeof v === 'number');
+    return values.length ? round(summarize(values).p50) : undefined;
+  };
+  const required = (key: string) => median(key) ?? Number.NaN;
+  const optional = (key: 'codeCacheMs' | 'evaluateMs') => (median(key) === undefined ? {} : { [key]: median(key) });
+  return {
+    nodeReady: required('nodeReady'), ...optional('codeCacheMs'), ...optional('evaluateMs'),
+    listening: required('listening'), request: required('request'), finish: required('finish'),
   };
 }
