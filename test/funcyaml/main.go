@@ -4,7 +4,10 @@
 // reason on stderr. The summary also lists what a strict decode of func.yaml reports
 // (strictDecodeErrors): kn func only warns about unknown keys and mistyped values, and drops them.
 //
-// Usage: funcyaml <dir>
+// Given paths after the directory, the summary also says which of them kn func leaves out of the
+// build context (fn.IsIgnored over the directory's .funcignore, fn.ParseFuncIgnore).
+//
+// Usage: funcyaml <dir> [path...]
 package main
 
 import (
@@ -53,6 +56,8 @@ type summary struct {
 	// What a strict decode of func.yaml into fn.Function reports (unknown keys, wrong types).
 	// kn func deploy only warns about these on stderr and goes on with the fields dropped.
 	StrictDecodeErrors []string `json:"strictDecodeErrors"`
+	// For each path given after the directory: whether kn func excludes it from the build.
+	Ignored map[string]bool `json:"ignored"`
 }
 
 func envs(in fn.Envs) []env {
@@ -69,8 +74,8 @@ func fail(format string, args ...any) {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fail("usage: funcyaml <function dir>")
+	if len(os.Args) < 2 {
+		fail("usage: funcyaml <function dir> [path...]")
 	}
 	dir := os.Args[1]
 
@@ -123,6 +128,11 @@ func main() {
 	}
 	s.Deploy.HealthEndpoints.Liveness = f.Deploy.HealthEndpoints.Liveness
 	s.Deploy.HealthEndpoints.Readiness = f.Deploy.HealthEndpoints.Readiness
+	s.Ignored = map[string]bool{}
+	patterns := fn.ParseFuncIgnore(dir)
+	for _, p := range os.Args[2:] {
+		s.Ignored[p] = fn.IsIgnored(p, patterns)
+	}
 
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

@@ -52,18 +52,23 @@ interface Summary {
     healthEndpoints: { liveness: string; readiness: string };
   };
   strictDecodeErrors: string[];
+  ignored: Record<string, boolean>;
 }
 
 let funcyaml = '';
 let validate: ValidateFunction;
 const tmpDirs: string[] = [];
 
-/** Runs the Go loader on a directory holding `yaml` as its func.yaml. */
+// Paths whose place in kn func's build context the summary reports (see `ignored`).
+const CONTEXT_PROBES = ['node_modules', 'node_modules/.bin/node', 'dist', 'dist/main.cjs', '.cache', 'package.json', 'package-lock.json', 'scripts/build.mjs', 'functions/advance-phase/src/index.ts'];
+
+/** Runs the Go loader on a directory holding `yaml` as its func.yaml, beside the repository's .funcignore. */
 async function loadWithKnFunc(yaml: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'funcyaml-'));
   tmpDirs.push(dir);
   writeFileSync(join(dir, 'func.yaml'), yaml);
-  return run(funcyaml, [dir], 30_000);
+  writeFileSync(join(dir, '.funcignore'), readFileSync(join(ROOT, '.funcignore')));
+  return run(funcyaml, [dir, ...CONTEXT_PROBES], 30_000);
 }
 
 beforeAll(async () => {
@@ -154,6 +159,14 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
     expect(summary.deploy.serviceAccountName).toBe(serviceAccount);
     expect(summary.deploy.options.scale.min).toBe(0);
     expect(summary.deploy.healthEndpoints).toEqual({ liveness: '/health/liveness', readiness: '/health/readiness' });
+  });
+
+  it('leaves local build products out of the build context (.funcignore as kn func reads it), and nothing the build needs', () => {
+    // With node_modules in the context the buildpack would `npm rebuild` it instead of `npm ci`.
+    expect(summary.ignored).toEqual({
+      node_modules: true, 'node_modules/.bin/node': true, dist: true, 'dist/main.cjs': true, '.cache': true,
+      'package.json': false, 'package-lock.json': false, 'scripts/build.mjs': false, 'functions/advance-phase/src/index.ts': false,
+    });
   });
 
   it('reads the same values as the YAML parser the schema check used', () => {
