@@ -1,0 +1,71 @@
+// The test hosts the Knative stack runs its processes in (test/stack/netns.ts): each reachable
+// on its own address from the root namespace and from the others, resolving names through its own
+// hosts file, and all of it gone after removeAll.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BRIDGE, createBridge, createHost, GATEWAY, inHost, removeAll, type Host } from '../stack/netns.js';
+import { until } from '../support/chain.js';
+
+const run = promisify(execFile);
+const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.WHO)).listen(80, '0.0.0.0')";
+
+let a: Host;
+let b: Host;
+const servers: ChildProcess[] = [];
+
+function serve(host: Host, who: string): void {
+  const cmd = inHost(host, process.execPath, ['-e', SERVER]);
+  servers.push(spawn(cmd.exe, cmd.args, { env: { ...process.env, WHO: who }, stdio: 'ignore' }));
+}
+
+async function fetchIn(host: Host, url: string): Promise<string> {
+  const cmd = inHost(host, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then(r => r.text()).then(t => process.stdout.write(t))`]);
+  return (await run(cmd.exe, cmd.args)).stdout;
+}
+
+beforeAll(async () => {
+  await createBridge();
+  a = await createHost('t-a', 2, 'ns-a');
+  b = await createHost('t-b', 3, 'ns-b');
+  serve(a, 'a');
+  serve(b, 'b');
+  await until('both servers', async () => (await fetch(`http://${a.ip}/`).catch(() => undefined))?.ok && (await fetch(`http://${b.ip}/`).catch(() => undefined))?.ok, 10_000);
+});
+
+afterAll(async () => {
+  for (const s of servers) s.kill('SIGKILL');
+  await removeAll();
+});
+
+describe('test hosts on a bridge', () => {
+  it('reaches each host at its own address from the root namespace, and from the other host', async () => {
+    expect(await (await fetch(`http://${a.ip}/`)).text()).toBe('a');
+    expect(await fetchIn(a, `http://${b.ip}/`)).toBe('b');
+  });
+
+  it("resolves names through the host's own hosts file, which may change while it runs", async () => {
+    await appendFile(a.hostsFile, `${b.ip} svc-b.ns-b.svc.cluster.local\n`);
+    expect(await fetchIn(a, 'http://svc-b.ns-b.svc.cluster.local/')).toBe('b');
+    await expect(fetchIn(b, 'http://svc-b.ns-b.svc.cluster.local/')).rejects.toThrow(); // not in b's file
+  });
+
+  it('keeps what listens in a host off the root namespace\'s loopback', async () => {
+    await expect(fetch('http://127.0.0.1:80/', { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(GATEWAY).toMatch(/^10\.231\.0\.1$/);
+  });
+
+  it('removes every host, link and hosts file, and the bridge', async () => {
+    const extra = await createHost('t-c', 4, 'ns-c');
+    await removeAll();
+    const { stdout: netns } = await run('ip', ['netns', 'list']);
+    expect(netns).not.toMatch(/ap-/);
+    const { stdout: links } = await run('ip', ['-br', 'link']);
+    expect(links).not.toMatch(new RegExp(`${BRIDGE}|ap-v`));
+    expect(existsSync(extra.hostsFile)).toBe(false);
+    // What ran inside ended with it (with the bridge gone, nothing may be sent to those addresses).
+    await until('the servers inside to end', async () => servers.every((s) => s.exitCode !== null || s.signalCode !== null), 5_000);
+  });
+});

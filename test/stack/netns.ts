@@ -1,0 +1,96 @@
+// The project's own test hosts: one network namespace per process, each with an address of its
+// own on a bridge in the root namespace, so that Kubernetes accepts it in Endpoints and
+// EndpointSlices (loopback and link-local addresses are refused) and every process may bind the
+// ports Knative fixes. The root namespace holds the bridge's first address (kube-apiserver and the
+// tests live there). Nothing here is routed beyond the bridge: no default route in a host, no NAT.
+// Each host resolves names through its own /etc/netns/<netns>/hosts (bind-mounted over /etc/hosts
+// by `ip netns exec`) and a resolv.conf that points at nothing, so no lookup leaves the machine.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Everything this module creates is named with this prefix, so a crashed run's leftovers can be found. */
+const PREFIX = 'ap-';
+export const BRIDGE = `${PREFIX}br0`;
+const SUBNET = '10.231.0';
+/** The root namespace's address on the bridge. */
+export const GATEWAY = `${SUBNET}.1`;
+const NETNS_ETC = '/etc/netns';
+const CLUSTER_DOMAIN = 'cluster.local';
+
+export interface Host {
+  /** The network namespace, `ap-<name>`. */
+  netns: string;
+  ip: string;
+  /** This host's /etc/hosts, as `ip netns exec` shows it to the processes inside. */
+  hostsFile: string;
+}
+
+const ip = (...args: string[]) => run('ip', args);
+
+/** Removes what an earlier run left behind (a crash skips its cleanup), then creates the bridge. */
+export async function createBridge(): Promise<void> {
+  await removeAll();
+  await ip('link', 'add', BRIDGE, 'type', 'bridge');
+  await ip('addr', 'add', `${GATEWAY}/24`, 'dev', BRIDGE);
+  await ip('link', 'set', BRIDGE, 'up');
+}
+
+/**
+ * A host on the bridge at 10.231.0.<index> (2-254), named for what runs in it. `namespace` is the
+ * Kubernetes namespace of what runs there: its resolv.conf searches `<namespace>.svc.cluster.local`
+ * first, as a pod's does.
+ */
+export async function createHost(name: string, index: number, namespace: string): Promise<Host> {
+  if (!Number.isInteger(index) || index < 2 || index > 254) throw new Error(`host index ${index} is outside 2-254`);
+  const netns = `${PREFIX}${name}`;
+  if (netns.length > 15) throw new Error(`host name ${name} is too long for a link name`); // IFNAMSIZ - 1
+  const address = `${SUBNET}.${index}`;
+  const outside = `${PREFIX}v${index}`;
+  await ip('netns', 'add', netns);
+  await ip('link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+  await ip('link', 'set', outside, 'master', BRIDGE, 'up');
+  await ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+  await ip('-n', netns, 'link', 'set', 'eth0', 'up');
+  await ip('-n', netns, 'link', 'set', 'lo', 'up');
+  const dir = join(NETNS_ETC, netns);
+  await mkdir(dir, { recursive: true });
+  const hostsFile = join(dir, 'hosts');
+  await writeFile(hostsFile, `127.0.0.1 localhost\n${address} ${name}\n`);
+  const search = [`${namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN].join(' ');
+  await writeFile(join(dir, 'resolv.conf'), `# no DNS server: names come from this host's hosts file\nnameserver 127.0.0.1\nsearch ${search}\noptions ndots:5 attempts:1 timeout:1\n`);
+  return { netns, ip: address, hostsFile };
+}
+
+/** The command line that runs `exe` inside the host. */
+export function inHost(host: Pick<Host, 'netns'>, exe: string, args: string[]): { exe: string; args: string[] } {
+  return { exe: 'ip', args: ['netns', 'exec', host.netns, exe, ...args] };
+}
+
+/** Ends what runs in a host, deletes every host, link, hosts file and the bridge this module made, by name prefix. */
+export async function removeAll(): Promise<void> {
+  const { stdout } = await ip('-j', 'netns', 'list');
+  const namespaces = ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(PREFIX));
+  for (const netns of namespaces) {
+    // A namespace lives on while a process is inside it (and so do its links): end those first.
+    const pids = (await ip('netns', 'pids', netns)).stdout.split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    // Deleting a namespace deletes its end of each veth pair, and with it the outside end.
+    await ip('netns', 'delete', netns);
+  }
+  const links = JSON.parse((await ip('-j', 'link', 'show')).stdout) as { ifname: string }[];
+  for (const { ifname } of links) {
+    // A veth whose namespace just went may vanish on its own meanwhile.
+    if (!ifname.startsWith(PREFIX)) continue;
+    await ip('link', 'delete', ifname).catch((e: Error) => {
+      if (!/Cannot find device/.test(e.message)) throw e;
+    });
+  }
+  if (existsSync(NETNS_ETC)) {
+    for (const entry of await readdir(NETNS_ETC)) if (entry.startsWith(PREFIX)) await rm(join(NETNS_ETC, entry), { recursive: true, force: true });
+  }
+}
