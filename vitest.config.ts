@@ -22,6 +22,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
+          // One file at a time: the test bed's network (test/stack/netns.ts) is one per machine.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -1,4 +1,6 @@
-// A real local Kubernetes control plane (etcd + kube-apiserver, built by build.sh) for tests.
+// A real local Kubernetes control plane (etcd + kube-apiserver, built by build.sh) for tests;
+// with `controllers`, kube-controller-manager and kube-scheduler too (the Knative stack's nodes
+// need Deployments, ReplicaSets, Endpoints, EndpointSlices and aggregated ClusterRoles).
 // Attached clusters die with the Node process that started them; detached ones (cluster:up)
 // outlive it and are found again through a state file.
 import { execFile } from 'node:child_process';
@@ -18,7 +20,7 @@ export const statePath = join(cacheDir, 'cluster-state.json');
 
 /** Everything about a running cluster except how to stop it; this is what the state file holds. */
 export interface ClusterInfo {
-  /** https://127.0.0.1:<port> */
+  /** https://<address>:<port> */
   server: string;
   /** Admin kubeconfig (system:masters client cert). */
   kubeconfig: string;
@@ -39,7 +41,7 @@ export interface ClusterInfo {
    * stage ResponseComplete (long-running watches also get a ResponseStarted line).
    */
   auditLog: string | undefined;
-  pids: { etcd: number; apiserver: number };
+  pids: { etcd: number; apiserver: number; controllerManager?: number; scheduler?: number };
   detached: boolean;
 }
 
@@ -59,7 +61,34 @@ export interface StartOptions {
   auditPolicy?: boolean;
   /** Let the processes outlive this Node process and record them in statePath. */
   detached?: boolean;
+  /** Where kube-apiserver listens and advertises itself (default 127.0.0.1), e.g. a bridge's address. */
+  address?: string;
+  /**
+   * Also run kube-controller-manager and kube-scheduler, with the ServiceAccount admission
+   * plugin on, and let kube-apiserver reach Services (webhooks, CRD conversion) through their
+   * endpoints, as it must where no kube-proxy gives them cluster IPs.
+   */
+  controllers?: boolean;
 }
+
+/**
+ * The controllers the test bed needs from kube-controller-manager: Deployments become ReplicaSets
+ * and Pods (and report Available), Services get Endpoints and EndpointSlices, aggregated
+ * ClusterRoles are filled, owned objects and deleted namespaces are cleaned up, every namespace
+ * gets its default ServiceAccount, and a node whose kubelet reports Ready loses the not-ready
+ * taint new nodes are given (test/stack/kubelet.ts renews the node's Lease, as a kubelet does).
+ */
+const CONTROLLERS = [
+  'node-lifecycle-controller',
+  'deployment-controller',
+  'replicaset-controller',
+  'endpoints-controller',
+  'endpointslice-controller',
+  'clusterrole-aggregation-controller',
+  'garbage-collector-controller',
+  'namespace-controller',
+  'serviceaccount-controller',
+];
 
 const defaultLog = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -80,10 +109,11 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'advance-phase-cluster-')));
   await mkdir(dir, { recursive: true });
 
+  const address = opts.address ?? '127.0.0.1';
   const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
   const etcdServer = `http://127.0.0.1:${etcdClientPort}`;
-  const server = `https://127.0.0.1:${apiPort}`;
-  const certs = await makeCerts(dir).catch(async (err: unknown) => {
+  const server = `https://${address}:${apiPort}`;
+  const certs = await makeCerts(dir, address).catch(async (err: unknown) => {
     if (ownsDir) await rm(dir, { recursive: true, force: true });
     throw err;
   });
@@ -114,8 +144,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     const apiArgs = [
       `--etcd-servers=${etcdServer}`,
       `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--tls-cert-file=${join(dir, 'serving.crt')}`,
       `--tls-private-key-file=${join(dir, 'serving.key')}`,
       `--client-ca-file=${certs.caCert}`,
@@ -124,9 +154,9 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       `--service-account-signing-key-file=${certs.saSigningKey}`,
       '--service-account-issuer=https://kubernetes.default.svc',
       '--service-cluster-ip-range=10.0.0.0/24',
-      // No controller-manager runs to create default ServiceAccounts, so Pods would be refused.
-      '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
+      // Without a controller-manager no default ServiceAccounts exist, and Pods would be refused.
+      ...(opts.controllers ? ['--enable-aggregator-routing=true'] : ['--disable-admission-plugins=ServiceAccount']),
     ];
     if (auditLog) {
       const policy = join(dir, 'audit-policy.yaml');
@@ -147,6 +177,20 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     await waitFor('namespace default', proc(info, 'kube-apiserver'), 30_000, async () =>
       (await api(info, 'GET', '/api/v1/namespaces/default')).status === 200,
     );
+    if (opts.controllers) {
+      // No serving port: nothing here scrapes them, and the API server is how to see them work.
+      const common = [`--kubeconfig=${info.kubeconfig}`, '--leader-elect=false', '--secure-port=0'];
+      info.pids.controllerManager = await start(info, 'kube-controller-manager', [
+        ...common,
+        `--controllers=${CONTROLLERS.join(',')}`,
+        `--root-ca-file=${certs.caCert}`,
+        '--use-service-account-credentials=false',
+      ]);
+      info.pids.scheduler = await start(info, 'kube-scheduler', common);
+      await waitFor("kube-controller-manager (the default namespace's ServiceAccount)", proc(info, 'kube-controller-manager'), 60_000, async () =>
+        (await api(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+      );
+    }
     log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
   } catch (err) {
     await stopCluster(info);
@@ -171,9 +215,16 @@ export async function readDetachedCluster(): Promise<Cluster | undefined> {
   return { ...info, stop: () => stopCluster(info) };
 }
 
-/** Whether both processes of the cluster are still running. */
+/** Whether every process of the cluster is still running. */
 export function isRunning(info: ClusterInfo): boolean {
-  return alive(info.pids.etcd, join(info.binDir, 'etcd')) && alive(info.pids.apiserver, join(info.binDir, 'kube-apiserver'));
+  return processes(info).every(([pid, name]) => alive(pid, join(info.binDir, name)));
+}
+
+/** [pid, binary] of each process the cluster started, in stop order. */
+function processes(info: ClusterInfo): [number, string][] {
+  const { etcd, apiserver, controllerManager, scheduler } = info.pids;
+  const all: [number | undefined, string][] = [[scheduler, 'kube-scheduler'], [controllerManager, 'kube-controller-manager'], [apiserver, 'kube-apiserver'], [etcd, 'etcd']];
+  return all.filter((p): p is [number, string] => p[0] !== undefined && p[0] > 0);
 }
 
 /**
@@ -207,8 +258,7 @@ export async function writeKubeconfigForToken(cluster: ClusterInfo, token: strin
 }
 
 async function stopCluster(info: ClusterInfo): Promise<void> {
-  await stopProcess(info.pids.apiserver, join(info.binDir, 'kube-apiserver'));
-  await stopProcess(info.pids.etcd, join(info.binDir, 'etcd'));
+  for (const [pid, name] of processes(info)) await stopProcess(pid, join(info.binDir, name));
   attached.delete(info);
   if (info.ownsDir) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });
   if (info.detached) await rm(statePath, { force: true });
@@ -224,7 +274,7 @@ function watchExit(info: ClusterInfo): void {
   hooked = true;
   const killAll = (): void => {
     for (const c of attached) {
-      for (const [pid, exe] of [[c.pids.apiserver, 'kube-apiserver'], [c.pids.etcd, 'etcd']] as const) {
+      for (const [pid, exe] of processes(c)) {
         if (alive(pid, join(c.binDir, exe))) process.kill(pid, 'SIGKILL'); // no time to wait for SIGTERM
       }
       if (c.ownsDir) rmSync(c.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -246,12 +296,12 @@ function start(info: ClusterInfo, name: string, args: string[]): Promise<number>
   return launch({ exe: join(info.binDir, name), args, logFile: join(info.dir, `${name}.log`), detached: info.detached });
 }
 
-function proc(info: ClusterInfo, name: 'etcd' | 'kube-apiserver') {
-  const pid = name === 'etcd' ? info.pids.etcd : info.pids.apiserver;
-  return { pid, exe: join(info.binDir, name), logFile: join(info.dir, `${name}.log`) };
+function proc(info: ClusterInfo, name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager') {
+  const pids = { etcd: info.pids.etcd, 'kube-apiserver': info.pids.apiserver, 'kube-controller-manager': info.pids.controllerManager ?? 0 };
+  return { pid: pids[name], exe: join(info.binDir, name), logFile: join(info.dir, `${name}.log`) };
 }
 
-async function makeCerts(dir: string): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
+async function makeCerts(dir: string, address: string): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
   const p = (f: string): string => join(dir, f);
   const openssl = (...args: string[]): Promise<unknown> => execFileP('openssl', args);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365'];
@@ -261,7 +311,7 @@ async function makeCerts(dir: string): Promise<Pick<ClusterInfo, 'caCert' | 'adm
     openssl('req', '-x509', ...ec, '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`),
       '-subj', subj, '-addext', 'basicConstraints=CA:FALSE', ...ext.flatMap((e) => ['-addext', e]));
   await Promise.all([
-    signed('serving', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth'),
+    signed('serving', '/CN=kube-apiserver', `subjectAltName=${[...new Set([address, '127.0.0.1'])].map((a) => `IP:${a}`).join(',')},DNS:localhost`, 'extendedKeyUsage=serverAuth'),
     signed('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth'),
     openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key')).then(() =>
       openssl('pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')),

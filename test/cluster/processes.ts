@@ -44,6 +44,8 @@ export interface LaunchSpec {
   cwd?: string;
   /** Outlive this Node process (own session) instead of dying with it. */
   detached: boolean;
+  /** `env` is the whole environment, instead of additions to this process's. */
+  replaceEnv?: boolean;
 }
 
 /** Spawns the process and returns its pid. */
@@ -56,7 +58,7 @@ export async function launch(spec: LaunchSpec): Promise<number> {
     const child = spawn(cmd, argv, {
       detached: spec.detached,
       stdio: ['ignore', out.fd, out.fd],
-      env: { ...process.env, ...spec.env },
+      env: spec.replaceEnv ? spec.env : { ...process.env, ...spec.env },
       ...(spec.cwd ? { cwd: spec.cwd } : {}),
     });
     await new Promise<void>((resolve, reject) => {
@@ -105,9 +107,9 @@ export function alive(pid: number, exe: string): boolean {
   }
 }
 
-/** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */
-export async function stopProcess(pid: number, exe: string): Promise<void> {
-  for (const [signal, waitMs] of [['SIGTERM', 5000], ['SIGKILL', 5000]] as const) {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopProcess(pid: number, exe: string, graceMs = 5000): Promise<void> {
+  for (const [signal, waitMs] of [['SIGTERM', graceMs], ['SIGKILL', 5000]] as const) {
     if (!alive(pid, exe)) return;
     process.kill(pid, signal);
     const deadline = Date.now() + waitMs;

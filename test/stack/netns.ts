@@ -66,6 +66,20 @@ export async function createHost(name: string, index: number, namespace: string)
   return { netns, ip: address, hostsFile };
 }
 
+/** Ends what runs in the host and deletes it, its link and its files. */
+export async function removeHost(host: Pick<Host, 'netns'>): Promise<void> {
+  await removeNetns(host.netns);
+  await rm(join(NETNS_ETC, host.netns), { recursive: true, force: true, maxRetries: 3 });
+}
+
+async function removeNetns(netns: string): Promise<void> {
+  // A namespace lives on while a process is inside it (and so do its links): end those first.
+  const pids = (await ip('netns', 'pids', netns)).stdout.split('\n').filter(Boolean).map(Number);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  // Deleting a namespace deletes its end of each veth pair, and with it the outside end.
+  await ip('netns', 'delete', netns);
+}
+
 /** The command line that runs `exe` inside the host. */
 export function inHost(host: Pick<Host, 'netns'>, exe: string, args: string[]): { exe: string; args: string[] } {
   return { exe: 'ip', args: ['netns', 'exec', host.netns, exe, ...args] };
@@ -75,13 +89,7 @@ export function inHost(host: Pick<Host, 'netns'>, exe: string, args: string[]): 
 export async function removeAll(): Promise<void> {
   const { stdout } = await ip('-j', 'netns', 'list');
   const namespaces = ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(PREFIX));
-  for (const netns of namespaces) {
-    // A namespace lives on while a process is inside it (and so do its links): end those first.
-    const pids = (await ip('netns', 'pids', netns)).stdout.split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) process.kill(pid, 'SIGKILL');
-    // Deleting a namespace deletes its end of each veth pair, and with it the outside end.
-    await ip('netns', 'delete', netns);
-  }
+  for (const netns of namespaces) await removeNetns(netns);
   const links = JSON.parse((await ip('-j', 'link', 'show')).stdout) as { ifname: string }[];
   for (const { ifname } of links) {
     // A veth whose namespace just went may vanish on its own meanwhile.

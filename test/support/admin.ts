@@ -40,6 +40,45 @@ export class Admin {
     });
   }
 
+  /**
+   * Lists `path` (a collection, with any query) and then watches it from that list's
+   * resourceVersion, handing every object to `onEvent` ('ADDED' for the listed ones). It re-lists
+   * when the watch ends or its resourceVersion expires, until `signal` aborts.
+   */
+  async watch<T extends { metadata: { resourceVersion?: string } }>(
+    path: string,
+    onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void | Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const sep = path.includes('?') ? '&' : '?';
+    while (!signal.aborted) {
+      const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path);
+      if (list.status !== 200) throw new Error(`GET ${path}: ${list.status} ${JSON.stringify(list.body)}`);
+      for (const item of list.body.items) await onEvent('ADDED', item);
+      const url = new URL(`${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`, this.cluster.server);
+      await new Promise<void>((resolve) => {
+        const req = https.request(url, { agent: this.agent, signal }, (res) => {
+          let partial = '';
+          let queue = Promise.resolve();
+          res.setEncoding('utf8').on('data', (d: string) => {
+            const lines = (partial + d).split('\n');
+            partial = lines.pop() ?? '';
+            for (const line of lines.filter(Boolean)) {
+              const event = JSON.parse(line) as { type: string; object: T };
+              if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+                const { type, object } = event;
+                queue = queue.then(() => onEvent(type, object));
+              } else res.destroy(); // ERROR (an expired resourceVersion): list again
+            }
+          });
+          res.on('close', () => void queue.then(resolve, resolve));
+        });
+        req.on('error', () => resolve());
+        req.end();
+      });
+    }
+  }
+
   /** Runs the kubectl built with the control plane, as cluster-admin unless `as` is given. */
   async kubectl(...args: string[]): Promise<string> {
     const { stdout } = await run(join(this.cluster.binDir, 'kubectl'), ['--kubeconfig', this.cluster.kubeconfig, ...args], { cwd: repo });

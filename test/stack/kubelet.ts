@@ -1,0 +1,350 @@
+// What a kubelet (with its container runtime and network plugin) does for the one node of the test
+// bed, and nothing more. It registers the Node; for each Pod the scheduler binds to it, it gives
+// the Pod a test host of its own (test/stack/netns.ts), runs the Pod's one container as a local
+// process there (the image names a binary built here, see `images`), probes its readiness and
+// reports the Pod's status; it restarts a container that exits and ends it when the Pod is
+// deleted. Everything else (Deployments, ReplicaSets, Endpoints, EndpointSlices) is
+// kube-controller-manager's, from what this reports.
+//
+// Two differences from a real kubelet, both because no container runtime runs here: a container
+// gets its ServiceAccount's credentials as a kubeconfig in $KUBECONFIG (a token bound to the Pod,
+// from the TokenRequest API) instead of files under /var/run/secrets, and volumes are not mounted.
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
+import { alive, launch, stopProcess } from '../cluster/processes.js';
+import type { Admin } from '../support/admin.js';
+import { createHost, GATEWAY, inHost, removeHost, type Host } from './netns.js';
+
+export const NODE = 'local';
+
+/** What each image runs here: a binary built from its Go module, or the function under `node`. */
+export type Images = Record<string, { exe: string; args?: string[] }>;
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string };
+    configMapKeyRef?: { name: string; key: string; optional?: boolean };
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+  };
+}
+interface Probe {
+  httpGet?: { path?: string; port: number | string; scheme?: string; httpHeaders?: { name: string; value: string }[] };
+  tcpSocket?: { port: number | string };
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: EnvVar[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: Probe;
+}
+export interface Pod {
+  metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; serviceAccountName?: string; containers: Container[]; terminationGracePeriodSeconds?: number };
+}
+
+interface Running {
+  pod: Pod;
+  host: Host;
+  exe: string;
+  pid: number;
+  restarts: number;
+  ready: boolean;
+  stopping: boolean;
+  startedAt: string;
+  logFile: string;
+  timer?: NodeJS.Timeout;
+}
+
+export interface Kubelet {
+  /** The pods running here, by namespace/name. */
+  pods(): Map<string, { ip: string; pid: number; exe: string; logFile: string; host: Host }>;
+  /** Stops (`kill`: SIGKILL) a pod's container without telling the API; it is restarted as a crashed one would be. */
+  crash(namespace: string, name: string, how: 'term' | 'kill'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KubeletOptions {
+  admin: Admin;
+  cluster: ClusterInfo;
+  images: Images;
+  /** Pod logs, kubeconfigs and the like. */
+  dir: string;
+  log: (line: string) => void;
+  /** Called whenever a pod's address appears or goes, so DNS and kube-proxy stand-ins can follow. */
+  onChange?: () => void;
+}
+
+export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
+  const { admin, log } = opts;
+  await registerNode(admin);
+  const heartbeat = setInterval(() => void renewLease(admin).catch((e: Error) => log(`kubelet: node lease: ${e.message}`)), 10_000);
+  heartbeat.unref();
+  await renewLease(admin);
+  const running = new Map<string, Running>();
+  const freeIndexes = Array.from({ length: 240 }, (_, i) => 10 + i);
+  const abort = new AbortController();
+  const key = (pod: Pod) => `${pod.metadata.namespace}/${pod.metadata.name}`;
+
+  async function patchStatus(r: Running): Promise<void> {
+    const now = new Date().toISOString();
+    const cond = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now });
+    const c = r.pod.spec.containers[0] as Container;
+    const status = {
+      phase: 'Running',
+      hostIP: GATEWAY,
+      hostIPs: [{ ip: GATEWAY }],
+      podIP: r.host.ip,
+      podIPs: [{ ip: r.host.ip }],
+      startTime: r.startedAt,
+      conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', r.ready), cond('Ready', r.ready)],
+      containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: r.ready, started: true, restartCount: r.restarts, state: { running: { startedAt: r.startedAt } } }],
+    };
+    const res = await admin.request('PATCH', `/api/v1/namespaces/${r.pod.metadata.namespace}/pods/${r.pod.metadata.name}/status`, { status }, 'application/strategic-merge-patch+json');
+    if (res.status !== 200 && res.status !== 404) log(`kubelet: status of ${key(r.pod)}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  /** The pod's environment as a kubelet resolves it, plus the credentials this harness hands over. */
+  async function environment(pod: Pod, host: Host, c: Container, podDir: string): Promise<Record<string, string>> {
+    const env: Record<string, string> = { HOME: podDir, PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOSTNAME: pod.metadata.name };
+    const field = (path: string): string => {
+      const label = /^metadata\.labels\['(.+)'\]$/.exec(path);
+      if (label) return pod.metadata.labels?.[label[1] as string] ?? '';
+      const fields: Record<string, string> = {
+        'metadata.name': pod.metadata.name,
+        'metadata.namespace': pod.metadata.namespace,
+        'metadata.uid': pod.metadata.uid,
+        'spec.nodeName': NODE,
+        'spec.serviceAccountName': pod.spec.serviceAccountName ?? 'default',
+        'status.podIP': host.ip,
+        'status.hostIP': GATEWAY,
+      };
+      const value = fields[path];
+      if (value === undefined) throw new Error(`fieldRef ${path} is not supported here`);
+      return value;
+    };
+    const fromObject = async (kind: 'configmaps' | 'secrets', ref: { name: string; key: string; optional?: boolean }): Promise<string | undefined> => {
+      const res = await admin.request<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/${kind}/${ref.name}`);
+      const raw = res.status === 200 ? res.body.data?.[ref.key] : undefined;
+      if (raw === undefined && !ref.optional) throw new Error(`${kind} ${ref.name} has no key ${ref.key} (status ${res.status})`);
+      return raw === undefined ? undefined : kind === 'secrets' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+    };
+    for (const e of c.env ?? []) {
+      const from = e.valueFrom;
+      const value = from?.fieldRef ? field(from.fieldRef.fieldPath)
+        : from?.configMapKeyRef ? await fromObject('configmaps', from.configMapKeyRef)
+        : from?.secretKeyRef ? await fromObject('secrets', from.secretKeyRef)
+        : (e.value ?? '');
+      if (value !== undefined) env[e.name] = value;
+    }
+    // What the ServiceAccount admission plugin's projected volume would give: a token bound to the pod.
+    const sa = pod.spec.serviceAccountName ?? 'default';
+    const token = await admin.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${pod.metadata.namespace}/serviceaccounts/${sa}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 86_400, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
+    });
+    if (!token.body.status?.token) throw new Error(`no token for ServiceAccount ${pod.metadata.namespace}/${sa}: ${token.status} ${JSON.stringify(token.body)}`);
+    const kubeconfig = join(podDir, 'kubeconfig');
+    await writeKubeconfigForToken(opts.cluster, token.body.status.token, kubeconfig);
+    env['KUBECONFIG'] = kubeconfig;
+    const port = new URL(opts.cluster.server).port;
+    Object.assign(env, { KUBERNETES_SERVICE_HOST: GATEWAY, KUBERNETES_SERVICE_PORT: port, KUBERNETES_SERVICE_PORT_HTTPS: port });
+    return env;
+  }
+
+  async function probe(r: Running): Promise<boolean> {
+    const p = (r.pod.spec.containers[0] as Container).readinessProbe;
+    const portOf = (port: number | string) =>
+      typeof port === 'number' ? port : ((r.pod.spec.containers[0] as Container).ports ?? []).find((q) => q.name === port)?.containerPort;
+    if (p?.httpGet) {
+      const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase();
+      const headers = Object.fromEntries((p.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
+      const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${p.httpGet.path ?? '/'}`;
+      // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
+      if (scheme === 'https') return tlsAnswers(r.host.ip, portOf(p.httpGet.port) ?? 0);
+      const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.34', ...headers }, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      return res !== undefined && res.status >= 200 && res.status < 400;
+    }
+    if (p?.tcpSocket) return tcpAnswers(r.host.ip, portOf(p.tcpSocket.port) ?? 0);
+    return true;
+  }
+
+  function watchReadiness(r: Running): void {
+    const tick = async () => {
+      if (r.stopping) return;
+      const ready = alive(r.pid, r.exe) && (await probe(r));
+      if (ready !== r.ready) {
+        r.ready = ready;
+        await patchStatus(r);
+        opts.onChange?.();
+      }
+      r.timer = setTimeout(() => void tick(), r.ready ? 2000 : 250);
+      r.timer.unref();
+    };
+    void tick();
+  }
+
+  async function runContainer(r: Running): Promise<void> {
+    const c = r.pod.spec.containers[0] as Container;
+    const image = opts.images[c.image] as Images[string];
+    const podDir = dirname(r.logFile);
+    const env = await environment(r.pod, r.host, c, podDir);
+    const cmd = inHost(r.host, image.exe, [...(image.args ?? []), ...(c.args ?? [])]);
+    r.pid = await launch({ exe: cmd.exe, args: cmd.args, env, logFile: r.logFile, detached: false, cwd: podDir, replaceEnv: true });
+    r.startedAt = new Date().toISOString();
+    // Restarted like restartPolicy Always when it exits on its own.
+    const check = setInterval(() => {
+      if (r.stopping) return clearInterval(check);
+      if (alive(r.pid, r.exe)) return;
+      clearInterval(check);
+      r.restarts++;
+      r.ready = false;
+      log(`kubelet: ${key(r.pod)} exited; restarting (${r.restarts})`);
+      void runContainer(r).then(() => patchStatus(r)).catch((e: Error) => log(`kubelet: restarting ${key(r.pod)}: ${e.message}`));
+    }, 250);
+    check.unref();
+  }
+
+  async function start(pod: Pod): Promise<void> {
+    const [c, ...others] = pod.spec.containers;
+    if (!c || others.length) throw new Error(`pod ${key(pod)} has ${pod.spec.containers.length} containers; this kubelet runs exactly one`);
+    const image = opts.images[c.image];
+    if (!image) {
+      log(`kubelet: ${key(pod)}: no local binary for image ${c.image}`);
+      await admin.request('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
+        status: { phase: 'Pending', containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: `no local binary for ${c.image}` } } }] },
+      }, 'application/strategic-merge-patch+json');
+      return;
+    }
+    const index = freeIndexes.shift();
+    if (index === undefined) throw new Error('no free test host address');
+    const podDir = join(opts.dir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}`);
+    await mkdir(podDir, { recursive: true });
+    const host = await createHost(`p${index}`, index, pod.metadata.namespace);
+    const r: Running = { pod, host, exe: image.exe, pid: 0, restarts: 0, ready: false, stopping: false, startedAt: '', logFile: join(podDir, `${c.name}.log`) };
+    running.set(key(pod), r);
+    try {
+      await runContainer(r);
+    } catch (error) {
+      // As CreateContainerConfigError: say why, give the address back, try again in a second.
+      const message = (error as Error).message;
+      log(`kubelet: ${key(pod)}: ${message}`);
+      await end(key(pod), 0);
+      await admin.request('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
+        status: { phase: 'Pending', containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message } } }] },
+      }, 'application/strategic-merge-patch+json');
+      setTimeout(() => void admin.request<Pod>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`).then((res) => {
+        if (res.status === 200 && !abort.signal.aborted && !running.has(key(pod))) return onPod('MODIFIED', res.body);
+      }), 1000).unref();
+      return;
+    }
+    await patchStatus(r);
+    log(`kubelet: ${key(pod)} running ${c.image} at ${host.ip} (pid ${r.pid})`);
+    opts.onChange?.();
+    watchReadiness(r);
+  }
+
+  async function end(k: string, gracePeriodSeconds: number): Promise<void> {
+    const r = running.get(k);
+    if (!r) return;
+    r.stopping = true;
+    clearTimeout(r.timer);
+    running.delete(k); // off the DNS and kube-proxy stand-ins' list before its host goes
+    opts.onChange?.();
+    if (r.pid) await stopProcess(r.pid, r.exe, Math.min(gracePeriodSeconds, 10) * 1000);
+    await removeHost(r.host);
+    freeIndexes.push(Number(r.host.ip.split('.').pop()));
+  }
+
+  async function onPod(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): Promise<void> {
+    const k = key(pod);
+    try {
+      if (type === 'DELETED') return await end(k, 0);
+      if (pod.metadata.deletionTimestamp) {
+        await end(k, pod.spec.terminationGracePeriodSeconds ?? 30);
+        // The kubelet confirms the deletion once the containers are gone.
+        await admin.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+        return;
+      }
+      const r = running.get(k);
+      if (r) r.pod = pod;
+      else await start(pod);
+    } catch (error) {
+      log(`kubelet: ${type} ${k}: ${(error as Error).message}`);
+    }
+  }
+
+  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, onPod, abort.signal).catch((e: Error) => {
+    if (!abort.signal.aborted) log(`kubelet: watching pods: ${e.message}`);
+  });
+
+  return {
+    pods: () => new Map([...running].map(([k, r]) => [k, { ip: r.host.ip, pid: r.pid, exe: r.exe, logFile: r.logFile, host: r.host }])),
+    crash: async (namespace, name, how) => {
+      const r = running.get(`${namespace}/${name}`);
+      if (!r) throw new Error(`no pod ${namespace}/${name} runs here`);
+      process.kill(r.pid, how === 'kill' ? 'SIGKILL' : 'SIGTERM');
+    },
+    stop: async () => {
+      abort.abort();
+      clearInterval(heartbeat);
+      await Promise.all([...running.keys()].map((k) => end(k, 10)));
+    },
+  };
+}
+
+/** The Node object a kubelet registers: Ready, with room for every pod of the test bed. */
+async function registerNode(admin: Admin): Promise<void> {
+  const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } } };
+  const created = await admin.request('POST', '/api/v1/nodes', node);
+  if (created.status !== 201 && created.status !== 409) throw new Error(`registering node ${NODE}: ${created.status} ${JSON.stringify(created.body)}`);
+  const capacity = { cpu: '64', memory: '256Gi', pods: '250' };
+  const now = new Date().toISOString();
+  const res = await admin.request('PATCH', `/api/v1/nodes/${NODE}/status`, {
+    status: {
+      capacity,
+      allocatable: capacity,
+      addresses: [{ type: 'InternalIP', address: GATEWAY }, { type: 'Hostname', address: NODE }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test bed node', lastHeartbeatTime: now, lastTransitionTime: now }],
+    },
+  }, 'application/strategic-merge-patch+json');
+  if (res.status !== 200) throw new Error(`node ${NODE} status: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+function tcpAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port, timeout: 1000 }, () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false)).once('timeout', () => (sock.destroy(), resolve(false)));
+  });
+}
+
+function tlsAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tlsConnect({ host, port, rejectUnauthorized: false, timeout: 1000 }, () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false)).once('timeout', () => (sock.destroy(), resolve(false)));
+  });
+}
+
+/** The node's heartbeat: its Lease in kube-node-lease, renewed as a kubelet does every 10 s. */
+async function renewLease(admin: Admin): Promise<void> {
+  const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`;
+  const spec = { holderIdentity: NODE, leaseDurationSeconds: 40, renewTime: new Date().toISOString().replace('Z', '000Z') };
+  const res = await admin.request('PATCH', path, { spec }, 'application/merge-patch+json');
+  if (res.status === 404) {
+    const created = await admin.request('POST', path.slice(0, path.lastIndexOf('/')), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: NODE }, spec });
+    if (created.status !== 201 && created.status !== 409) throw new Error(`${created.status} ${JSON.stringify(created.body)}`);
+  } else if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
+}

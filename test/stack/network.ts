@@ -1,0 +1,55 @@
+// Keeps the DNS and kube-proxy stand-ins in line with the cluster: watches Services and
+// EndpointSlices (written by kube-controller-manager from the pods the kubelet reports) and, on
+// every change there or in the kubelet's pods, rewrites the hosts files and adds redirects.
+import type { Admin } from '../support/admin.js';
+import { serviceNames, writeHostsFiles } from './dns.js';
+import { applyRedirects, redirects } from './kube-proxy.js';
+import type { Host } from './netns.js';
+import type { EndpointSlice, Service } from './services.js';
+
+export interface Network {
+  /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
+  sync(): void;
+  /** Resolves once `name` (a Service's FQDN) has an address in the hosts files. */
+  address(name: string): string | undefined;
+  /** Stops watching and waits for the rewrite under way. */
+  stop(): Promise<void>;
+}
+
+export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string; host: Host }>, log: (line: string) => void): Network {
+  const services = new Map<string, Service>();
+  const slices = new Map<string, EndpointSlice>();
+  const applied = new WeakMap<Host, Set<number>>();
+  const abort = new AbortController();
+  let names = new Map<string, string>();
+  let pending: Promise<void> = Promise.resolve();
+
+  const sync = (): void => {
+    pending = pending.then(async () => {
+      const all = [...hosts()];
+      names = serviceNames(services.values(), slices.values());
+      await writeHostsFiles(all, names);
+      await applyRedirects(redirects(services.values(), [...slices.values()]), new Map(all.map(({ host }) => [host.ip, host])), applied);
+    }).catch((e: Error) => log(`network: ${e.message}`));
+  };
+  const track = <T extends { metadata: { name: string; namespace: string } }>(into: Map<string, T>) =>
+    (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T): void => {
+      const key = `${object.metadata.namespace}/${object.metadata.name}`;
+      if (type === 'DELETED') into.delete(key);
+      else into.set(key, object);
+      sync();
+    };
+  for (const [path, into] of [['/api/v1/services', services], ['/apis/discovery.k8s.io/v1/endpointslices', slices]] as const) {
+    void admin.watch(path, track(into as Map<string, Service & EndpointSlice>), abort.signal).catch((e: Error) => {
+      if (!abort.signal.aborted) log(`network: watching ${path}: ${e.message}`);
+    });
+  }
+  return {
+    sync,
+    address: (name) => names.get(name),
+    stop: async () => {
+      abort.abort();
+      await pending;
+    },
+  };
+}
