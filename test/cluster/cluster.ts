@@ -257,6 +257,11 @@ export async function writeKubeconfigForToken(cluster: ClusterInfo, token: strin
   await writeFile(path, kubeconfigYaml(cluster.server, await readFile(cluster.caCert), { token }));
 }
 
+/** Stops a cluster known only by its info (from a state file, or handed over by another process). */
+export function stopClusterInfo(info: ClusterInfo): Promise<void> {
+  return stopCluster(info);
+}
+
 async function stopCluster(info: ClusterInfo): Promise<void> {
   for (const [pid, name] of processes(info)) await stopProcess(pid, join(info.binDir, name));
   attached.delete(info);

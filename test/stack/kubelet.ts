@@ -9,7 +9,7 @@
 // Two differences from a real kubelet, both because no container runtime runs here: a container
 // gets its ServiceAccount's credentials as a kubeconfig in $KUBECONFIG (a token bound to the Pod,
 // from the TokenRequest API) instead of files under /var/run/secrets, and volumes are not mounted.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -45,7 +45,15 @@ interface Container {
   readinessProbe?: Probe;
 }
 export interface Pod {
-  metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    deletionGracePeriodSeconds?: number;
+    labels?: Record<string, string>;
+  };
   spec: { nodeName?: string; serviceAccountName?: string; containers: Container[]; terminationGracePeriodSeconds?: number };
 }
 
@@ -65,8 +73,6 @@ interface Running {
 export interface Kubelet {
   /** The pods running here, by namespace/name. */
   pods(): Map<string, { ip: string; pid: number; exe: string; logFile: string; host: Host }>;
-  /** Stops (`kill`: SIGKILL) a pod's container without telling the API; it is restarted as a crashed one would be. */
-  crash(namespace: string, name: string, how: 'term' | 'kill'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -199,6 +205,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     const cmd = inHost(r.host, image.exe, [...(image.args ?? []), ...(c.args ?? [])]);
     r.pid = await launch({ exe: cmd.exe, args: cmd.args, env, logFile: r.logFile, detached: false, cwd: podDir, replaceEnv: true });
     r.startedAt = new Date().toISOString();
+    // As a container runtime's state: which process is the container, for tools that sample it.
+    await writeFile(join(podDir, 'pid'), `${r.pid} ${r.exe}\n`);
     // Restarted like restartPolicy Always when it exits on its own.
     const check = setInterval(() => {
       if (r.stopping) return clearInterval(check);
@@ -268,7 +276,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     try {
       if (type === 'DELETED') return await end(k, 0);
       if (pod.metadata.deletionTimestamp) {
-        await end(k, pod.spec.terminationGracePeriodSeconds ?? 30);
+        await end(k, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
         // The kubelet confirms the deletion once the containers are gone.
         await admin.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
         return;
@@ -287,11 +295,6 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 
   return {
     pods: () => new Map([...running].map(([k, r]) => [k, { ip: r.host.ip, pid: r.pid, exe: r.exe, logFile: r.logFile, host: r.host }])),
-    crash: async (namespace, name, how) => {
-      const r = running.get(`${namespace}/${name}`);
-      if (!r) throw new Error(`no pod ${namespace}/${name} runs here`);
-      process.kill(r.pid, how === 'kill' ? 'SIGKILL' : 'SIGTERM');
-    },
     stop: async () => {
       abort.abort();
       clearInterval(heartbeat);

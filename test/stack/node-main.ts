@@ -1,0 +1,40 @@
+// The test bed's one node as a process of its own, as a kubelet and kube-proxy are on a real
+// node: runs the kubelet, DNS and kube-proxy stand-ins against the cluster its config names until
+// SIGTERM, then ends its pods and exits. Started by bed.ts; its log is the bed's node.log.
+//
+//   node --import tsx test/stack/node-main.ts <config.json>   (config: NodeConfig)
+import { readFileSync } from 'node:fs';
+import type { ClusterInfo } from '../cluster/cluster.js';
+import { Admin } from '../support/admin.js';
+import { startKubelet, type Images, type Kubelet } from './kubelet.js';
+import { startNetwork, type Network } from './network.js';
+
+export interface NodeConfig {
+  cluster: ClusterInfo;
+  images: Images;
+  /** Where each pod's folder (log, kubeconfig, pid) goes. */
+  dir: string;
+}
+
+const config = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as NodeConfig;
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+const admin = new Admin(config.cluster);
+let network: Network | undefined;
+const kubelet: Kubelet = await startKubelet({ admin, cluster: config.cluster, images: config.images, dir: config.dir, log, onChange: () => network?.sync() });
+network = startNetwork(admin, () => [...kubelet.pods()].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })), log);
+log('node: kubelet, DNS and kube-proxy stand-ins running');
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`node: ${signal}: ending pods`);
+    void (async () => {
+      await network?.stop();
+      await kubelet.stop();
+      log('node: stopped');
+      process.exit(0);
+    })();
+  });
+}
