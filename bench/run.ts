@@ -9,7 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../test/stack/stack.js';
 import { renderReport } from './lib/report.js';
-import { apiServerCeiling, coldStart, drift, idle, measure, scenario, sweepCost, usageOver } from './lib/scenarios.js';
+import { apiServerCeiling, coldStart, createNamespaces, drift, idle, measure, scenario, sweepCost, usageOver } from './lib/scenarios.js';
 import { buildPeer, functionSystem, peerSystem, type System } from './lib/systems.js';
 import type { Run } from './lib/workload.js';
 
@@ -32,6 +32,7 @@ try {
   const fn = functionSystem(stack);
   const peer = await peerSystem(stack, peerExe);
   await fn.off();
+  await createNamespaces(stack);
 
   const results: Record<string, unknown> = {};
   for (const system of [fn, peer] as System[]) {

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 const started = Date.now();
 const say = (line: string) => console.log(line);
 
-say('demo: starting kube-apiserver, etcd, Knative Eventing (adapter, broker, channel, filter, mtping) and the function');
+say('demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing\'s controllers, webhooks and data plane, and the function');
 say('demo: the first run builds them from their Go modules: about 15 minutes on 2 cores, then seconds');
 const stack = await startStack({ log: (line) => console.error(`  ${line}`) });
 const kubectl = (...args: string[]) =>

@@ -17,8 +17,21 @@ import type { System } from './systems.js';
 import { gaps, starts, until } from '../../test/support/chain.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
 
+/**
+ * Every measurement gets a namespace of its own, made before any system is switched on: each new
+ * namespace rolls the ApiServerSource adapter (see Stack.namespaces), which mid-measurement would
+ * lose events and change the processes being sampled.
+ */
+const NAMESPACES = 48;
 let namespaces = 0;
-const freshNamespace = (what: string) => `bench-${what}-${++namespaces}`;
+const freshNamespace = (what: string) => {
+  if (namespaces >= NAMESPACES) throw new Error(`the bench needs more than ${NAMESPACES} namespaces (${what}): raise NAMESPACES`);
+  return `bench-${++namespaces}`;
+};
+
+export async function createNamespaces(stack: Stack): Promise<void> {
+  for (let i = 1; i <= NAMESPACES; i++) await stack.admin.namespace(`bench-${i}`);
+}
 
 export interface Measured {
   run: Run;
@@ -136,15 +149,18 @@ export async function usageOver(system: System, seconds: number, mustEndBy = Num
  * chain is still answering the tail of its events for seconds.
  */
 async function quiet(system: System): Promise<void> {
-  const own = () => Object.entries(sampleAll(system.processes())).filter(([k]) => !SHARED.has(k)).reduce((a, [, v]) => a + v.cpuSeconds, 0);
+  const own = () => Object.entries(sampleAll(system.processes())).filter(([k]) => !SHARED.has(k));
   const deadline = Date.now() + 60_000;
-  for (let last = own(); Date.now() < deadline; ) {
+  let last = own();
+  let used: [string, number][] = [];
+  while (Date.now() < deadline) {
     await sleep(1000);
     const now = own();
-    if (now - last < 0.03) return;
+    used = now.map(([k, v]) => [k, v.cpuSeconds - (last.find(([j]) => j === k)?.[1].cpuSeconds ?? 0)]);
+    if (used.reduce((a, [, v]) => a + v, 0) < 0.03) return;
     last = now;
   }
-  throw new Error(`${system.name}: still busy after 60 s`);
+  throw new Error(`${system.name}: still busy after 60 s (its last second: ${used.map(([k, v]) => `${k} ${round(v, 2)} s`).join(', ')})`);
 }
 
 /** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
@@ -171,7 +187,7 @@ export async function apiServerCeiling(stack: Stack, n: number): Promise<{ n: nu
   await createActions(stack.admin, ns, { n, phases: 2, delay: 1, shape: 'burst' });
   const actions = await listActions(stack.admin, ns);
   const kc = new KubeConfig();
-  kc.loadFromFile(stack.specs.function.env['KUBECONFIG'] as string);
+  kc.loadFromFile(stack.functionKubeconfig);
   const kube = kubeFor(kc);
   const now = new Date();
   const patches = actions.map((a) => {
@@ -226,7 +242,7 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const audit = stack.cluster.auditLog as string;
   const mark = auditMark(audit);
   const started = Date.now();
-  const res = await fetch(stack.functionUrl, {
+  const res = await fetch(await stack.functionUrl(), {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping', 'ce-source': 'bench', 'ce-id': `sweep-${Date.now()}` },
     body: '{}',
@@ -262,7 +278,7 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
   if (!parseAction(finishedEvent['data']).valid) throw new Error('examples/events/finished.json is not a valid Action');
   const post = (url: string, event: Record<string, unknown>) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
-  const env = { ...process.env, KUBECONFIG: stack.specs.function.env['KUBECONFIG'] as string, LOG_LEVEL: 'warn' };
+  const env = { ...process.env, KUBECONFIG: stack.functionKubeconfig, LOG_LEVEL: 'warn' };
 
   /** Spawns `args`, posts until the first 2xx; hands the warm process to `then` before stopping it. */
   async function firstAnswer(args: string[], then?: (url: string, pid: number) => Promise<void>): Promise<number> {

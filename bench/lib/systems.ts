@@ -21,21 +21,23 @@ const controlPlane = (stack: Stack): Processes => ({ 'kube-apiserver': stack.clu
 
 /** The function's chain is on while the ApiServerSource adapter runs: no adapter, no events. */
 export function functionSystem(stack: Stack): System {
+  let pids: Awaited<ReturnType<Stack['pids']>> | undefined;
   return {
     name: 'function',
     // The function's own calls, and the ApiServerSource adapter's watch.
     users: [`system:serviceaccount:${NS}:advance-phase`, `system:serviceaccount:${NS}:actions-source`],
     processes: () => ({
-      function: stack.pids.function,
-      adapter: stack.pids.adapter,
-      ingress: stack.pids.ingress,
-      dispatcher: stack.pids.dispatcher,
-      filter: stack.pids.filter,
+      function: pids?.function ?? 0,
+      adapter: pids?.adapter ?? 0,
+      ingress: pids?.ingress ?? 0,
+      dispatcher: pids?.dispatcher ?? 0,
+      filter: pids?.filter ?? 0,
       ...controlPlane(stack),
     }),
     on: async () => {
       await stack.startPart('adapter');
       await waitForChain(stack.admin);
+      pids = await stack.pids(); // the adapter's pod is new each time
     },
     off: () => stack.stopPart('adapter'),
   };

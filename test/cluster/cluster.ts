@@ -69,6 +69,13 @@ export interface StartOptions {
    * endpoints, as it must where no kube-proxy gives them cluster IPs.
    */
   controllers?: boolean;
+  /**
+   * Runs once the API server is ready and before the controllers start: for CRDs whose objects
+   * will own others. kube-controller-manager's garbage collector maps only the kinds it has
+   * discovered, and re-discovers slowly enough that owners of a kind installed later are not
+   * collected for a while.
+   */
+  beforeControllers?: (info: ClusterInfo) => Promise<void>;
 }
 
 /**
@@ -178,6 +185,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       (await api(info, 'GET', '/api/v1/namespaces/default')).status === 200,
     );
     if (opts.controllers) {
+      await opts.beforeControllers?.(info);
       // No serving port: nothing here scrapes them, and the API server is how to see them work.
       const common = [`--kubeconfig=${info.kubeconfig}`, '--leader-elect=false', '--secure-port=0'];
       info.pids.controllerManager = await start(info, 'kube-controller-manager', [

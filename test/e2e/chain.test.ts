@@ -22,7 +22,7 @@ const create = async (ns: string, name: string, spec: Record<string, unknown>) =
 };
 
 beforeAll(async () => {
-  for (const ns of ['e2e-walk', 'e2e-pair', 'e2e-edit', 'e2e-delete', 'e2e-again']) await admin.namespace(ns);
+  await stack.namespaces(['e2e-walk', 'e2e-pair', 'e2e-edit', 'e2e-delete', 'e2e-again']);
 });
 
 describe('the chain', () => {
@@ -38,7 +38,7 @@ describe('the chain', () => {
     // An answer is logged once its Kubernetes Event is recorded, by which time the next event
     // may already have been answered: wait for all eight lines, then count them.
     const mine = await until('all eight answers', async () => {
-      const entries = functionLog(stack.specs.function.logFile).filter((e) => e.action === 'e2e-walk/four' && e.decision);
+      const entries = functionLog(stack.logFiles('function')).filter((e) => e.action === 'e2e-walk/four' && e.decision);
       return entries.length >= 8 && entries.some((e) => e.decision?.reason === 'finished') && entries;
     });
     const kinds = mine.map((e) => e.decision?.kind).sort();
@@ -78,7 +78,7 @@ describe('the chain', () => {
     await admin.deleteAction('e2e-delete', 'doomed');
     // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
     await until('the retry to find it gone', async () =>
-      functionLog(stack.specs.function.logFile).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
+      functionLog(stack.logFiles('function')).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
     );
     expect((await admin.getAction('e2e-delete', 'doomed')).status).toBe(404);
   });

@@ -1,4 +1,4 @@
-// Starts the whole local chain (control plane, Knative's data plane, the function) once for the
+// Starts the whole local chain (control plane, Knative's control and data planes, the function) once for the
 // end-to-end suite. If any part cannot start, the suite fails here with that part's log.
 import type { TestProject } from 'vitest/node';
 import { startStack, type StackInfo } from '../stack/stack.js';
@@ -11,7 +11,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stack = await startStack();
-  const { admin: _admin, stop, stopPart: _s, startPart: _p, ...info } = stack;
-  project.provide('stack', info);
-  return stop;
+  const { bed, cluster, dir, functionKubeconfig, detached } = stack;
+  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached });
+  return stack.stop;
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds Knative Eventing's binaries from knative.dev/eventing (see go.mod), data plane and control
-# plane, and copies the module's CRDs, ConfigMaps and release manifests next to them. Prints the
-# folder as its only stdout line.
+# plane, and assembles the module's release manifests next to them. Prints the folder as its only
+# stdout line.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../scripts/go-build-cache.sh"
 
 names=(apiserver_receive_adapter broker_ingress broker_filter channel_dispatcher mtping controller webhook mtchannel_broker channel_controller)
-complete() { for n in "${names[@]}"; do [[ -x "$1/$n" ]] || return 1; done; [[ -d "$1/yaml/crds" && -d "$1/yaml/release" ]]; }
+complete() { for n in "${names[@]}"; do [[ -x "$1/$n" ]] || return 1; done; [[ -d "$1/yaml/release" ]]; }
 
 cd "$here"
 # build.sh is in the key too: it picks the flags and the YAML files.
@@ -27,19 +27,7 @@ cache_step "${names[*]} (cold: ~6 min)" env CGO_ENABLED=0 go build -trimpath -ld
 mv "$tmp/ingress" "$tmp/broker_ingress"
 mv "$tmp/filter" "$tmp/broker_filter"
 
-# The CRDs the binaries' informers list (brokers, triggers, subscriptions, eventpolicies,
-# eventtypes, inmemorychannels, pingsources) plus apiserversources, and the ConfigMaps they read
-# (see NOTES.md). Plain YAML: no Go templates or ko:// images. The ConfigMaps name namespace
-# knative-eventing.
 src="$(go list -m -f '{{.Dir}}' knative.dev/eventing)"
-mkdir -p "$tmp/yaml/crds" "$tmp/yaml/configmaps"
-for r in apiserversource broker trigger pingsource subscription eventtype eventpolicy; do
-  cp "$src/config/core/resources/$r.yaml" "$tmp/yaml/crds/"
-done
-cp "$src/config/channels/in-memory-channel/resources/in-memory-channel.yaml" "$tmp/yaml/crds/"
-for c in features logging observability; do
-  cp "$src/config/core/configmaps/$c.yaml" "$tmp/yaml/configmaps/"
-done
 
 # The release as hack/generate-yamls.sh assembles it (core, the MT channel-based broker, the
 # in-memory channel), one folder each, numbered in apply order. The module's zip drops symlinks:

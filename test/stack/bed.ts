@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startCluster, stopClusterInfo, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
 import { alive, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
-import { installKnative, knativeImages } from './knative.js';
+import { installKnative, installKnativeCrds, knativeImages } from './knative.js';
 import { NODE, type Images } from './kubelet.js';
 import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
@@ -49,7 +49,14 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
   let info: BedInfo | undefined;
   let cluster: Cluster | undefined;
   try {
-    cluster = await startCluster({ address: GATEWAY, controllers: true, auditPolicy: opts.auditPolicy ?? false, detached, log });
+    cluster = await startCluster({
+      address: GATEWAY,
+      controllers: true,
+      beforeControllers: (info) => installKnativeCrds(new Admin(info), knativeBin),
+      auditPolicy: opts.auditPolicy ?? false,
+      detached,
+      log,
+    });
     const { stop: _stop, ...clusterInfo } = cluster;
     const admin = new Admin(cluster);
     const dir = join(cluster.dir, 'node');

@@ -48,6 +48,15 @@ const WEBHOOK_CONFIGS = [
   'validatingwebhookconfigurations/validation.inmemorychannel.eventing.knative.dev',
 ];
 
+/** The release's CRDs alone, applied before kube-controller-manager starts (see startCluster's beforeControllers). */
+export async function installKnativeCrds(admin: Admin, bin: string): Promise<void> {
+  const release = join(bin, 'yaml', 'release');
+  for (const crds of ['10-core/resources', '30-in-memory-channel/resources']) {
+    await admin.kubectl('apply', '--server-side', '--force-conflicts', '-f', join(release, crds));
+  }
+  await admin.kubectl('wait', '--for=condition=Established', '--timeout=60s', '--all', 'crd');
+}
+
 export async function installKnative(admin: Admin, bin: string, log: (line: string) => void): Promise<void> {
   const release = join(bin, 'yaml', 'release');
   // The namespace first, so the harness's ConfigMaps are there before the Deployments that read them.

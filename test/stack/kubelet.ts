@@ -172,7 +172,9 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     if (p?.httpGet) {
       const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase();
       const headers = Object.fromEntries((p.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${p.httpGet.path ?? '/'}`;
+      // As the kubelet's prober builds it: a path without its leading slash still means that one.
+      const path = (p.httpGet.path ?? '/').replace(/^(?!\/)/, '/');
+      const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${path}`;
       // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
       if (scheme === 'https') return tlsAnswers(r.host.ip, portOf(p.httpGet.port) ?? 0);
       const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.34', ...headers }, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
@@ -278,7 +280,10 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (pod.metadata.deletionTimestamp) {
         await end(k, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
         // The kubelet confirms the deletion once the containers are gone.
-        await admin.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+        const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
+        const res = await admin.request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+        if (res.status !== 200 && res.status !== 404 && res.status !== 409) throw new Error(`confirming the deletion: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status === 200) log(`kubelet: ${k} ended`);
         return;
       }
       const r = running.get(k);
@@ -289,7 +294,17 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     }
   }
 
-  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, onPod, abort.signal).catch((e: Error) => {
+  // Each pod's events in order, different pods independently: one pod draining must not hold up the rest.
+  const queues = new Map<string, Promise<void>>();
+  const enqueue = (type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void => {
+    const k = key(pod);
+    const next = (queues.get(k) ?? Promise.resolve()).then(() => onPod(type, pod));
+    queues.set(k, next);
+    void next.then(() => {
+      if (queues.get(k) === next) queues.delete(k);
+    });
+  };
+  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal).catch((e: Error) => {
     if (!abort.signal.aborted) log(`kubelet: watching pods: ${e.message}`);
   });
 

@@ -32,8 +32,16 @@ export interface Host {
 
 const ip = (...args: string[]) => run('ip', args);
 
-/** Removes what an earlier run left behind (a crash skips its cleanup), then creates the bridge. */
+/**
+ * Removes what an earlier run left behind (a crash skips its cleanup; its processes died with it),
+ * then creates the bridge. Refuses while processes still run in a host: that is a live test bed
+ * (a stack:up, or another test run), which one machine has room for only once.
+ */
 export async function createBridge(): Promise<void> {
+  for (const netns of await ownNamespaces()) {
+    const pids = (await ip('netns', 'pids', netns)).stdout.trim();
+    if (pids) throw new Error(`a test bed is running already (processes ${pids.split('\n').join(', ')} in ${netns}): stop it first (npm run stack:down)`);
+  }
   await removeAll();
   await ip('link', 'add', BRIDGE, 'type', 'bridge');
   await ip('addr', 'add', `${GATEWAY}/24`, 'dev', BRIDGE);
@@ -87,9 +95,7 @@ export function inHost(host: Pick<Host, 'netns'>, exe: string, args: string[]): 
 
 /** Ends what runs in a host, deletes every host, link, hosts file and the bridge this module made, by name prefix. */
 export async function removeAll(): Promise<void> {
-  const { stdout } = await ip('-j', 'netns', 'list');
-  const namespaces = ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(PREFIX));
-  for (const netns of namespaces) await removeNetns(netns);
+  for (const netns of await ownNamespaces()) await removeNetns(netns);
   const links = JSON.parse((await ip('-j', 'link', 'show')).stdout) as { ifname: string }[];
   for (const { ifname } of links) {
     // A veth whose namespace just went may vanish on its own meanwhile.
@@ -101,4 +107,9 @@ export async function removeAll(): Promise<void> {
   if (existsSync(NETNS_ETC)) {
     for (const entry of await readdir(NETNS_ETC)) if (entry.startsWith(PREFIX)) await rm(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
+}
+
+async function ownNamespaces(): Promise<string[]> {
+  const { stdout } = await ip('-j', 'netns', 'list');
+  return ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(PREFIX));
 }

@@ -1,25 +1,25 @@
-// The whole chain as local processes, in the topology that ships:
+// The whole chain in the topology that ships, on the test bed (test/stack/bed.ts):
 //   ApiServerSource adapter -> broker ingress -> IMC dispatcher -> broker filter -> function
 //   mtping (PingSource) -> function
-// on the real control plane from test/cluster. No Knative controller or webhook runs, so this
-// harness writes the statuses they would write; everything it wires (the Trigger's delivery,
-// the source's settings, the PingSource) is read back from config/knative as applied.
+// config/knative is applied with kubectl through Knative's webhooks, and Knative's controllers
+// wire it: they create the adapter's Deployment, the channel and its subscription, and make
+// every object Ready. What the harness writes itself is in one place, serving.ts (Knative Serving
+// and `kn func deploy`), plus the README's cluster-admin step (config-features).
+//
+// Every part is a Pod, found through the API by its labels; stopping and starting a part goes
+// through the API too (scale, delete, re-create), so any process holding a StackInfo can do it.
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  createServiceAccountToken,
-  startCluster,
-  writeKubeconfigForToken,
-  type Cluster,
-  type ClusterInfo,
-} from '../cluster/cluster.js';
-import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
+import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { until } from '../support/chain.js';
+import { isBedRunning, startBed, stopBed, type BedInfo } from './bed.js';
+import { SYSTEM_NS, waitAvailable } from './knative.js';
+import { deployFunction, FUNCTION_IMAGE } from './serving.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,39 +28,47 @@ export const stackStatePath = join(cacheDir, 'stack-state.json');
 
 /** Where config/knative puts everything (its kustomization's namespace). */
 export const NS = 'advance-phase';
-const CHANNEL = 'advance-phase-kne-trigger'; // the name Knative's broker controller gives it
-const SYSTEM_NS = 'knative-eventing';
-/** Fixed by the dispatcher: its ingress, its HTTPS port and its profiling port. */
-const DISPATCHER_PORTS = [8080, 8443, 8008];
+const SOURCE = `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`;
 
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';
-/** Start order: each hop is up before anything sends to it. */
-const PARTS: Part[] = ['dispatcher', 'ingress', 'filter', 'function', 'mtping', 'adapter'];
-
-interface ProcSpec {
-  exe: string;
-  args: string[];
-  env: Record<string, string>;
-  logFile: string;
-  /** How to tell it is serving: a TCP port to accept, or an HTTP URL to answer 2xx. */
-  ready: { port: number } | { url: string; headers?: Record<string, string> } | null;
-}
+/** Each part's Pods: namespace, label selector, and the Deployment that owns them. */
+const PARTS: Record<Part, { namespace: string; selector: string; deployment?: string }> = {
+  dispatcher: { namespace: SYSTEM_NS, selector: 'messaging.knative.dev/role=dispatcher', deployment: 'imc-dispatcher' },
+  ingress: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=ingress', deployment: 'mt-broker-ingress' },
+  filter: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=filter', deployment: 'mt-broker-filter' },
+  mtping: { namespace: SYSTEM_NS, selector: 'sources.knative.dev/role=adapter', deployment: 'pingsource-mt-adapter' },
+  function: { namespace: NS, selector: 'serving.knative.dev/service=advance-phase', deployment: 'advance-phase' },
+  // Its Deployment is the ApiServerSource controller's, named after the source's uid.
+  adapter: { namespace: NS, selector: 'eventing.knative.dev/sourceName=actions' },
+};
 
 export interface StackInfo {
+  bed: BedInfo;
   cluster: ClusterInfo;
-  functionUrl: string;
-  brokerUrl: string;
-  channelUrl: string;
-  /** Function logs (JSON lines) and every other part's log live here. */
+  /** The control plane's and every pod's logs live under here. */
   dir: string;
-  specs: Record<Part, ProcSpec>;
-  pids: Record<Part, number>;
+  /** A kubeconfig as the function's ServiceAccount (the bench runs the function itself with it). */
+  functionKubeconfig: string;
   detached: boolean;
 }
 
 export interface Stack extends StackInfo {
   admin: Admin;
-  /** SIGTERM one part (SIGKILL with `kill`) and wait until it is gone. */
+  /** The function's own address (its pod's), for requests that do not go through Knative. */
+  functionUrl(): Promise<string>;
+  /** The Broker's ingress, reached at its pod's address. */
+  brokerUrl(): Promise<string>;
+  /** Every log a part's pods have written, oldest pod first (a restarted part has a new pod). */
+  logFiles(part: Part): string[];
+  /** The process of each part's running pod, for sampling CPU and memory. */
+  pids(): Promise<Record<Part, number>>;
+  /**
+   * Creates the namespaces and waits until the ApiServerSource adapter watches them. With
+   * `namespaceSelector: {}` Knative lists every namespace in the adapter's config, so each new
+   * namespace rolls the adapter's Deployment, and Actions changed during the roll send no event.
+   */
+  namespaces(names: string[]): Promise<void>;
+  /** Takes a part down (`kill`: at once, no draining); it stays down until startPart. */
   stopPart(part: Part, how?: 'term' | 'kill'): Promise<void>;
   startPart(part: Part): Promise<void>;
   stop(): Promise<void>;
@@ -77,293 +85,191 @@ export interface StackOptions {
 
 const defaultLog = (line: string): void => void process.stderr.write(`${line}\n`);
 
-export function buildKnative(log: (line: string) => void = defaultLog): Promise<string> {
-  return runBuildScript(join(repo, 'test/knative/build.sh'), log);
-}
-
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? defaultLog;
   const detached = opts.detached ?? false;
-  await assertPortsFree();
-  const knativeBin = await buildKnative(log);
   log('stack: building the function (npm run build)');
   await run('npm', ['run', 'build'], { cwd: repo });
-
-  const cluster = await startCluster({ detached, log, auditPolicy: opts.auditPolicy ?? false });
-  const admin = new Admin(cluster);
-  const dir = join(cluster.dir, 'stack');
-  await mkdir(dir, { recursive: true });
-  const pids = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>;
-  let info: StackInfo | undefined;
+  const bed = await startBed({
+    images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repo, 'dist/index.js')] } },
+    auditPolicy: opts.auditPolicy ?? false,
+    detached,
+    log,
+  });
   try {
-    log('stack: installing Knative CRDs and ConfigMaps, the Action CRD and config/knative');
-    await installKnative(admin, knativeBin);
+    const admin = bed.admin;
+    log('stack: the README\'s cluster-admin step, the Action CRD, config/knative, the function');
+    await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/config-features-patch.yaml');
     await admin.installCrd();
-    await admin.kubectl('apply', '-k', 'config/knative');
+    // The webhook reads config-features through an informer: it may refuse retryAfterMax a moment longer.
+    await until('config/knative to be admitted', () => admin.kubectl('apply', '-k', 'config/knative').then(() => true, () => false), 20_000, 250);
     if (opts.sweepSchedule) {
       await admin.request('PATCH', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`, { spec: { schedule: opts.sweepSchedule } }, 'application/merge-patch+json');
     }
-
-    const [fnPort, ingressPort, ingressTls, filterPort, filterTls] = (await freePorts(5)) as [number, number, number, number, number];
-    const functionUrl = `http://127.0.0.1:${fnPort}/`;
-    const brokerUrl = `http://127.0.0.1:${ingressPort}/${NS}/advance-phase`;
-    const channelUrl = `http://127.0.0.1:8080/${NS}/${CHANNEL}`;
-    const sourceConfig = await wireStatuses(admin, { functionUrl, brokerUrl, channelUrl, filterUrl: `http://127.0.0.1:${filterPort}` });
-
-    const kubeconfigFor = async (sa: string) => {
-      const path = join(dir, `${sa}.kubeconfig`);
-      await writeKubeconfigForToken(cluster, await createServiceAccountToken(cluster, NS, sa, 86_400), path);
-      return path;
-    };
-    const common = { SYSTEM_NAMESPACE: SYSTEM_NS, KUBECONFIG: cluster.kubeconfig, POD_NAME: 'local', CONTAINER_NAME: 'local' };
-    const bin = (name: string) => join(knativeBin, name);
-    const logFile = (part: Part) => join(dir, `${part}.log`);
-    const specs: Record<Part, ProcSpec> = {
-      dispatcher: {
-        exe: bin('channel_dispatcher'),
-        args: ['--disable-ha'],
-        env: { ...common, MAX_IDLE_CONNS: '1000', MAX_IDLE_CONNS_PER_HOST: '100' },
-        logFile: logFile('dispatcher'),
-        ready: { url: 'http://127.0.0.1:8080/', headers: { 'user-agent': 'kube-probe/1' } },
-      },
-      ingress: {
-        exe: bin('broker_ingress'),
-        args: [],
-        env: { ...common, INGRESS_PORT: String(ingressPort), INGRESS_PORT_HTTPS: String(ingressTls) },
-        logFile: logFile('ingress'),
-        ready: { port: ingressPort },
-      },
-      filter: {
-        exe: bin('broker_filter'),
-        args: [],
-        env: { ...common, NAMESPACE: SYSTEM_NS, FILTER_PORT: String(filterPort), FILTER_PORT_HTTPS: String(filterTls) },
-        logFile: logFile('filter'),
-        ready: { port: filterPort },
-      },
-      // Real mode, as its own ServiceAccount: the RBAC under test is the RBAC that ships.
-      function: {
-        exe: process.execPath,
-        args: [join(repo, 'dist/index.js')],
-        env: { PORT: String(fnPort), KUBECONFIG: await kubeconfigFor('advance-phase'), LOG_LEVEL: 'info', WATCH_NAMESPACE: '' },
-        logFile: logFile('function'),
-        ready: { url: `http://127.0.0.1:${fnPort}/health/readiness` },
-      },
-      mtping: {
-        exe: bin('mtping'),
-        args: ['--disable-ha'],
-        env: { ...common, NAMESPACE: SYSTEM_NS, K_NO_SHUTDOWN_AFTER: '59', K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}' },
-        logFile: logFile('mtping'),
-        ready: null,
-      },
-      // The source's least-privilege ServiceAccount from config/knative.
-      adapter: {
-        exe: bin('apiserver_receive_adapter'),
-        args: [],
-        env: {
-          ...common,
-          KUBECONFIG: await kubeconfigFor('actions-source'),
-          K_SINK: brokerUrl,
-          NAME: 'actions',
-          NAMESPACE: NS,
-          K_SOURCE_CONFIG: JSON.stringify(sourceConfig),
-          K_LOGGING_CONFIG: '{}',
-          K_OBSERVABILITY_CONFIG: '{}',
-        },
-        logFile: logFile('adapter'),
-        ready: null,
-      },
-    };
-    const { stop: _stop, ...clusterInfo } = cluster;
-    info = { cluster: clusterInfo, functionUrl, brokerUrl, channelUrl, dir, specs, pids, detached };
-    for (const part of PARTS) await startPart(info, part, log);
+    await deployFunction(admin, NS);
+    await waitAvailable(admin, NS, ['advance-phase'], 60_000);
+    log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
+    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, 'brokers,triggers,apiserversources,pingsources', '--all').catch(async (error: Error) => {
+      const objects = await admin.kubectl('get', 'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods', '-A');
+      throw new Error(`${error.message}\n${objects}\n${unreadyPodLogs(bed.dir)}`);
+    });
+    const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
+    await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);
+    const { admin: _admin, stop: _stop, ...bedInfo } = bed;
+    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached };
+    const stack = withControls(info);
     await waitForChain(admin);
-    log(`stack: ready; function at ${functionUrl}, broker at ${brokerUrl}, logs in ${dir}`);
+    log(`stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`);
+    if (detached) await writeFile(stackStatePath, JSON.stringify(info, null, 2));
+    return stack;
   } catch (error) {
-    if (info) await stopParts(info);
-    await cluster.stop();
+    await bed.stop();
     throw error;
   }
-  if (detached) await writeFile(stackStatePath, JSON.stringify(info, null, 2));
-  return withControls(info, cluster);
 }
 
-function withControls(info: StackInfo, cluster: Pick<Cluster, 'stop'>): Stack {
+interface AdapterDeployment {
+  metadata: { generation?: number };
+  spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  status: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
+}
+
+interface PodView {
+  metadata: { name: string; creationTimestamp: string; deletionTimestamp?: string };
+  status: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+function withControls(info: StackInfo): Stack {
+  const admin = new Admin(info.cluster);
+  const podsDir = join(info.bed.dir, 'node', 'pods');
+  const podsOf = async (part: Part): Promise<PodView[]> => {
+    const { namespace, selector } = PARTS[part];
+    const res = await admin.request<{ items: PodView[] }>('GET', `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`);
+    return res.body.items.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
+  };
+  const readyPod = (part: Part) =>
+    until(`a Ready ${part} pod`, async () => (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')), 60_000, 100);
+  const ipOf = async (part: Part) => (await readyPod(part)).status.podIP as string;
+  const podDirs = (part: Part) =>
+    existsSync(podsDir) ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_`) && belongs(part, d.slice(PARTS[part].namespace.length + 1))) : [];
+  const scale = (part: Part, replicas: number) =>
+    admin.request('PATCH', `/apis/apps/v1/namespaces/${PARTS[part].namespace}/deployments/${PARTS[part].deployment}/scale`, { spec: { replicas } }, 'application/merge-patch+json');
+  /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
+  const deletePods = async (part: Part, how: 'term' | 'kill') => {
+    const doomed = (await podsOf(part)).map((p) => p.metadata.name);
+    const grace = how === 'kill' ? '?gracePeriodSeconds=0' : '';
+    for (const name of doomed) await admin.request('DELETE', `/api/v1/namespaces/${PARTS[part].namespace}/pods/${name}${grace}`);
+    await until(`the ${part} pods ${doomed.join(', ')} to be gone`, async () => !(await podsOf(part)).some((p) => doomed.includes(p.metadata.name)), 60_000, 100);
+  };
+  let savedSource: unknown;
+
   return {
     ...info,
-    admin: new Admin(info.cluster),
-    stopPart: async (part, how = 'term') => {
-      const { exe } = info.specs[part];
-      if (how === 'kill' && alive(info.pids[part], exe)) process.kill(info.pids[part], 'SIGKILL');
-      await stopProcess(info.pids[part], exe);
+    admin,
+    functionUrl: async () => `http://${await ipOf('function')}:8080/`,
+    brokerUrl: async () => `http://${await ipOf('ingress')}:8080/${NS}/advance-phase`,
+    logFiles: (part) =>
+      podDirs(part)
+        .map((d) => join(podsDir, d))
+        .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.log')).map((f) => join(d, f)))
+        .sort((a, b) => statTime(a) - statTime(b)),
+    pids: async () => {
+      const entries = await Promise.all((Object.keys(PARTS) as Part[]).map(async (part) => {
+        const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
+        const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, 'pid') : '';
+        const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
+        return [part, pid] as const;
+      }));
+      return Object.fromEntries(entries) as Record<Part, number>;
     },
-    startPart: (part) => startPart(info, part, () => undefined),
+    namespaces: async (names) => {
+      for (const name of names) await admin.namespace(name);
+      await until(`the ApiServerSource adapter to watch ${names.join(', ')}`, async () => {
+        const res = await admin.request<{ items: AdapterDeployment[] }>('GET', `/apis/apps/v1/namespaces/${NS}/deployments?labelSelector=${encodeURIComponent(PARTS.adapter.selector)}`);
+        const [d, ...others] = res.body.items;
+        if (!d || others.length) return false;
+        const env = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'K_SOURCE_CONFIG')?.value ?? '{}';
+        const watched = (JSON.parse(env) as { namespaces?: string[] }).namespaces ?? [];
+        const rolled = (d.status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) && d.status.updatedReplicas === 1 && d.status.availableReplicas === 1 && (d.status.replicas ?? 0) === 1;
+        return names.every((n) => watched.includes(n)) && rolled && (await podsOf('adapter')).length === 1;
+      }, 90_000, 250);
+      await waitForChain(admin);
+    },
+    stopPart: async (part, how = 'term') => {
+      if (part === 'adapter') {
+        // The adapter is the source's: it goes (and comes back) with the ApiServerSource.
+        const source = (await admin.request<{ metadata: Record<string, unknown>; spec: unknown }>('GET', SOURCE)).body;
+        savedSource = { apiVersion: 'sources.knative.dev/v1', kind: 'ApiServerSource', metadata: { name: 'actions', namespace: NS }, spec: source.spec };
+        await admin.request('DELETE', SOURCE);
+        return deletePods(part, how);
+      }
+      if (part === 'function') await scale(part, 0);
+      await deletePods(part, how);
+    },
+    startPart: async (part) => {
+      if (part === 'adapter') {
+        const res = await admin.request('POST', SOURCE.slice(0, SOURCE.lastIndexOf('/')), savedSource);
+        if (res.status !== 201) throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
+        await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
+      } else if (part === 'function') {
+        await scale(part, 1);
+      }
+      await readyPod(part);
+    },
     stop: async () => {
-      await stopParts(info);
-      await cluster.stop();
+      await stopBed(info.bed);
       if (info.detached) await rm(stackStatePath, { force: true });
     },
   };
 }
 
+/** Whether a pod folder's name (`<pod>`) is one of the part's: pods are named after their Deployment. */
+function belongs(part: Part, pod: string): boolean {
+  const deployment = PARTS[part].deployment ?? 'apiserversource-actions-';
+  return pod.startsWith(deployment.endsWith('-') ? deployment : `${deployment}-`);
+}
+
+/** The end of each pod's log and of the node's, for a start that failed. */
+function unreadyPodLogs(dir: string): string {
+  const podsDir = join(dir, 'node', 'pods');
+  const tail = (file: string) => readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
+  const logs = existsSync(podsDir) ? readdirSync(podsDir).flatMap((d) => readdirSync(join(podsDir, d)).filter((f) => f.endsWith('.log')).map((f) => join(podsDir, d, f))) : [];
+  return [...logs, join(dir, 'node.log')].filter(existsSync).map((f) => `--- ${f}\n${tail(f)}`).join('\n');
+}
+
+/** When a log file was created: a later pod's log comes after an earlier one's. */
+function statTime(path: string): number {
+  const st = statSync(path);
+  return st.birthtimeMs || st.ctimeMs;
+}
+
 /** Controls for a stack started elsewhere (a test worker gets the info from its global setup). */
 export function attachStack(info: StackInfo): Stack {
-  return withControls(info, { stop: async () => undefined });
+  return withControls(info);
 }
 
 /** The stack recorded by a detached start (stack:up), if any. */
 export async function readDetachedStack(): Promise<Stack | undefined> {
   const text = await readFile(stackStatePath, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const info = JSON.parse(text) as StackInfo;
-  const { readDetachedCluster } = await import('../cluster/cluster.js');
-  const cluster = await readDetachedCluster();
-  return withControls(info, cluster ?? { stop: async () => undefined });
+  return text === undefined ? undefined : withControls(JSON.parse(text) as StackInfo);
 }
 
 export function isStackRunning(info: StackInfo): boolean {
-  return PARTS.every((p) => alive(info.pids[p], info.specs[p].exe));
-}
-
-async function startPart(info: StackInfo, part: Part, log: (line: string) => void): Promise<void> {
-  const spec = info.specs[part];
-  const pid = await launch({ exe: spec.exe, args: spec.args, env: spec.env, logFile: spec.logFile, detached: info.detached, cwd: repo });
-  info.pids[part] = pid;
-  const ready = spec.ready;
-  if (ready) {
-    const check = 'port' in ready ? () => canConnect(ready.port) : () => httpOk(ready.url, ready.headers);
-    await waitFor(`${part} ready`, { pid, exe: spec.exe, logFile: spec.logFile }, 60_000, check);
-  }
-  log(`stack: ${part} running (pid ${pid})`);
-}
-
-async function stopParts(info: StackInfo): Promise<void> {
-  for (const part of [...PARTS].reverse()) await stopProcess(info.pids[part], info.specs[part].exe);
-}
-
-async function httpOk(url: string, headers: Record<string, string> = {}): Promise<boolean> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
-  return res.ok;
-}
-
-async function assertPortsFree(): Promise<void> {
-  for (const port of DISPATCHER_PORTS) {
-    if (await canConnect(port)) {
-      throw new Error(`port ${port} is in use: Knative's IMC dispatcher needs 8080, 8443 and 8008 (is a stack or \`npm run local\` still running?)`);
-    }
-  }
-}
-
-async function installKnative(admin: Admin, knativeBin: string): Promise<void> {
-  const yaml = (sub: string) => readdirSync(join(knativeBin, 'yaml', sub)).flatMap((f) => ['-f', join(knativeBin, 'yaml', sub, f)]);
-  await admin.kubectl('apply', ...yaml('crds'));
-  await admin.kubectl('wait', '--for=condition=Established', '--timeout=60s', '--all', 'crd');
-  await admin.namespace(SYSTEM_NS);
-  await admin.kubectl('apply', '-n', SYSTEM_NS, ...yaml('configmaps'));
-  // The shipped cluster-admin change, applied as the README tells an operator to.
-  await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/config-features-patch.yaml');
-}
-
-type Obj = { metadata: { uid: string; generation?: number; annotations?: Record<string, string> }; spec: Record<string, unknown> };
-const ready = () => [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }];
-
-/**
- * Writes what Knative's controllers would: the Trigger's resolved subscriber, the Broker's
- * channel, the channel with the filter subscribed under the Trigger's own delivery spec, and
- * the sources' sinks. Returns the receive adapter's config, derived from the ApiServerSource.
- */
-async function wireStatuses(admin: Admin, at: { functionUrl: string; brokerUrl: string; channelUrl: string; filterUrl: string }): Promise<unknown> {
-  const eventing = `/apis/eventing.knative.dev/v1/namespaces/${NS}`;
-  const sources = `/apis/sources.knative.dev/v1/namespaces/${NS}`;
-  const get = async (path: string) => {
-    const res = await admin.request<Obj>('GET', path);
-    if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const status = async (path: string, body: unknown) => {
-    const res = await admin.request('PATCH', `${path}/status`, body, 'application/merge-patch+json');
-    if (res.status !== 200) throw new Error(`PATCH ${path}/status: ${res.status} ${JSON.stringify(res.body)}`);
-  };
-
-  const broker = await get(`${eventing}/brokers/advance-phase`);
-  const trigger = await get(`${eventing}/triggers/advance-phase`);
-  const delivery = { ...(trigger.spec['delivery'] as Record<string, unknown>) };
-  // The controller resolves the dead-letter ref (the function's Knative Service) to a URI.
-  if (delivery['deadLetterSink']) delivery['deadLetterSink'] = { uri: at.functionUrl };
-
-  const channel = {
-    apiVersion: 'messaging.knative.dev/v1',
-    kind: 'InMemoryChannel',
-    metadata: {
-      name: CHANNEL,
-      namespace: NS,
-      // Copied from the Broker, as the MT broker controller does.
-      annotations: { 'messaging.knative.dev/async-handler': broker.metadata.annotations?.['messaging.knative.dev/async-handler'] ?? 'false' },
-    },
-    spec: {
-      subscribers: [
-        {
-          uid: trigger.metadata.uid,
-          generation: trigger.metadata.generation ?? 1,
-          subscriberUri: `${at.filterUrl}/triggers/${NS}/advance-phase/${trigger.metadata.uid}`,
-          replyUri: at.brokerUrl,
-          delivery,
-        },
-      ],
-    },
-  };
-  const created = await admin.request<Obj>('POST', `/apis/messaging.knative.dev/v1/namespaces/${NS}/inmemorychannels`, channel);
-  if (created.status !== 201) throw new Error(`creating the channel: ${created.status} ${JSON.stringify(created.body)}`);
-  await status(`/apis/messaging.knative.dev/v1/namespaces/${NS}/inmemorychannels/${CHANNEL}`, {
-    status: { observedGeneration: created.body.metadata.generation ?? 1, conditions: ready(), address: { url: at.channelUrl } },
-  });
-  await status(`${eventing}/brokers/advance-phase`, {
-    status: { observedGeneration: broker.metadata.generation ?? 1, conditions: ready(), address: { url: at.brokerUrl }, annotations: { 'knative.dev/channelAddress': at.channelUrl } },
-  });
-  await status(`${eventing}/triggers/advance-phase`, {
-    status: { observedGeneration: trigger.metadata.generation ?? 1, conditions: ready(), subscriberUri: at.functionUrl },
-  });
-  const ping = await get(`${sources}/pingsources/advance-phase-sweep`);
-  await status(`${sources}/pingsources/advance-phase-sweep`, {
-    status: { observedGeneration: ping.metadata.generation ?? 1, conditions: ready(), sinkUri: at.functionUrl },
-  });
-
-  const source = await get(`${sources}/apiserversources/actions`);
-  await status(`${sources}/apiserversources/actions`, {
-    status: { observedGeneration: source.metadata.generation ?? 1, conditions: ready(), sinkUri: at.brokerUrl },
-  });
-  return adapterConfig(admin, source.spec);
-}
-
-/** What the ApiServerSource controller passes its adapter as K_SOURCE_CONFIG. */
-async function adapterConfig(admin: Admin, spec: Record<string, unknown>): Promise<unknown> {
-  const resources = spec['resources'] as { apiVersion: string; kind: string }[];
-  const selector = spec['namespaceSelector'] as { matchLabels?: object; matchExpressions?: unknown[] } | undefined;
-  const all = selector !== undefined && !Object.keys(selector.matchLabels ?? {}).length && !(selector.matchExpressions ?? []).length;
-  if (selector !== undefined && !all) throw new Error('this harness wires an all-namespaces or own-namespace ApiServerSource only');
-  const gvrs = await Promise.all(
-    resources.map(async ({ apiVersion, kind }) => {
-      const discovery = await admin.request<{ resources: { name: string; kind: string }[] }>('GET', `/apis/${apiVersion}`);
-      const resource = discovery.body.resources.find((r) => r.kind === kind && !r.name.includes('/'));
-      if (!resource) throw new Error(`no resource of kind ${kind} in ${apiVersion}`);
-      const [group, version] = apiVersion.split('/') as [string, string];
-      return { gvr: { Group: group, Version: version, Resource: resource.name } };
-    }),
-  );
-  return { namespaces: all ? [] : [NS], allNamespaces: all, resources: gvrs, mode: spec['mode'] };
+  return isBedRunning(info.bed);
 }
 
 /**
- * The chain is live once an Action created now is advanced by the function: the adapter has no
- * readiness endpoint here (its probe port is the dispatcher's 8080) and sends nothing for objects
- * created before its watch opens, so canaries are created until one gets through.
+ * The chain is live once an Action created now is advanced by the function: the adapter sends
+ * nothing for objects created before its watch opens, so canaries are created until one gets
+ * through.
  */
-export async function waitForChain(admin: Admin, timeoutMs = 30_000): Promise<void> {
+export async function waitForChain(admin: Admin, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; Date.now() < deadline; i++) {
     const name = `canary-${Date.now()}-${i}`;
     await admin.createAction(NS, name, { phases: ['live'] });
     const isLive = async () => ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
-    const live = await until(`canary ${name} to go live`, isLive, 2000, 50).catch(() => false);
+    const live = await until(`canary ${name} to go live`, isLive, 3000, 50).catch(() => false);
     await admin.deleteAction(NS, name);
     if (live) return;
   }

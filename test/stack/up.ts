@@ -13,7 +13,7 @@ if (existing && isStackRunning(existing)) {
     await existing.stop();
   }
   const stack = await startStack({ detached: true });
-  console.error(`stack:up: logs in ${stack.dir}; function log: ${stack.specs.function.logFile}`);
+  console.error(`stack:up: logs in ${stack.dir}; function log: ${stack.logFiles('function').at(-1)}`);
   kubeconfig = stack.cluster.kubeconfig;
 }
 const bin = (await readDetachedStack())?.cluster.binDir;

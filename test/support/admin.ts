@@ -17,20 +17,22 @@ export interface Answer<T = unknown> {
 
 export class Admin {
   private readonly agent: https.Agent;
+  /** Watches hold their connection for minutes: on sockets of their own, never reused for requests. */
+  private readonly watchAgent: https.Agent;
 
   constructor(readonly cluster: ClusterInfo) {
-    this.agent = new https.Agent({
-      keepAlive: true,
-      ca: readFileSync(cluster.caCert),
-      cert: readFileSync(cluster.adminCert),
-      key: readFileSync(cluster.adminKey),
-    });
+    const tls = { ca: readFileSync(cluster.caCert), cert: readFileSync(cluster.adminCert), key: readFileSync(cluster.adminKey) };
+    this.agent = new https.Agent({ keepAlive: true, ...tls });
+    this.watchAgent = new https.Agent({ keepAlive: false, ...tls });
   }
 
   request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = https.request(new URL(path, this.cluster.server), { method, agent: this.agent, headers: { 'content-type': contentType } }, (res) => {
+      // An explicit length: Node sends a DELETE's body without one (nor chunked), and the server
+      // then reads that body as the start of the next request on the kept-alive connection.
+      const headers = { 'content-type': contentType, 'content-length': String(payload === undefined ? 0 : Buffer.byteLength(payload)) };
+      const req = https.request(new URL(path, this.cluster.server), { method, agent: this.agent, headers }, (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (d: string) => (text += d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: (text && text.startsWith('{') ? JSON.parse(text) : text) as T }));
@@ -57,7 +59,12 @@ export class Admin {
       for (const item of list.body.items) await onEvent('ADDED', item);
       const url = new URL(`${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`, this.cluster.server);
       await new Promise<void>((resolve) => {
-        const req = https.request(url, { agent: this.agent, signal }, (res) => {
+        const req = https.request(url, { agent: this.watchAgent, signal }, (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            res.on('end', () => setTimeout(resolve, 1000)); // list again, in a moment
+            return;
+          }
           let partial = '';
           let queue = Promise.resolve();
           res.setEncoding('utf8').on('data', (d: string) => {

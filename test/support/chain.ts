@@ -25,9 +25,10 @@ export interface LogEntry {
   sweep?: { listed: number; decisions: Record<string, number> };
 }
 
-export function functionLog(path: string): LogEntry[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
+/** The function's JSON log lines, from each of the given files in turn (a restarted pod writes a new one). */
+export function functionLog(paths: string[]): LogEntry[] {
+  return paths
+    .flatMap((path) => readFileSync(path, 'utf8').split('\n'))
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogEntry);
 }
