@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CLUSTER_DOMAIN } from './services.js';
 
 const run = promisify(execFile);
 
@@ -20,7 +21,6 @@ const SUBNET = '10.231.0';
 /** The root namespace's address on the bridge. */
 export const GATEWAY = `${SUBNET}.1`;
 const NETNS_ETC = '/etc/netns';
-const CLUSTER_DOMAIN = 'cluster.local';
 
 export interface Host {
   /** The network namespace, `ap-<name>`. */

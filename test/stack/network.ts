@@ -10,8 +10,6 @@ import type { EndpointSlice, Service } from './services.js';
 export interface Network {
   /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
   sync(): void;
-  /** Resolves once `name` (a Service's FQDN) has an address in the hosts files. */
-  address(name: string): string | undefined;
   /** Stops watching and waits for the rewrite under way. */
   stop(): Promise<void>;
 }
@@ -21,14 +19,12 @@ export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string;
   const slices = new Map<string, EndpointSlice>();
   const applied = new WeakMap<Host, Set<number>>();
   const abort = new AbortController();
-  let names = new Map<string, string>();
   let pending: Promise<void> = Promise.resolve();
 
   const sync = (): void => {
     pending = pending.then(async () => {
       const all = [...hosts()];
-      names = serviceNames(services.values(), slices.values());
-      await writeHostsFiles(all, names);
+      await writeHostsFiles(all, serviceNames(services.values(), slices.values()));
       await applyRedirects(redirects(services.values(), [...slices.values()]), new Map(all.map(({ host }) => [host.ip, host])), applied);
     }).catch((e: Error) => log(`network: ${e.message}`));
   };
@@ -39,14 +35,13 @@ export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string;
       else into.set(key, object);
       sync();
     };
-  for (const [path, into] of [['/api/v1/services', services], ['/apis/discovery.k8s.io/v1/endpointslices', slices]] as const) {
-    void admin.watch(path, track(into as Map<string, Service & EndpointSlice>), abort.signal).catch((e: Error) => {
-      if (!abort.signal.aborted) log(`network: watching ${path}: ${e.message}`);
-    });
-  }
+  const failed = (what: string) => (e: Error) => {
+    if (!abort.signal.aborted) log(`network: watching ${what}: ${e.message}`);
+  };
+  void admin.watch('/api/v1/services', track(services), abort.signal).catch(failed('Services'));
+  void admin.watch('/apis/discovery.k8s.io/v1/endpointslices', track(slices), abort.signal).catch(failed('EndpointSlices'));
   return {
     sync,
-    address: (name) => names.get(name),
     stop: async () => {
       abort.abort();
       await pending;
