@@ -109,7 +109,9 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       `Kubernetes ${r.versions['kubernetes']} (kube-apiserver + etcd as local processes), Knative Eventing data plane ${r.versions['knativeEventing']}. ` +
       `Raw figures: \`bench/results/${newest}\`.`,
     '',
-    '**function**: the advance-phase function behind the local Knative chain (ApiServerSource adapter, broker ingress, IMC dispatcher, broker filter). ' +
+    '**function**: the advance-phase function behind the local Knative chain (ApiServerSource adapter, broker ingress, IMC dispatcher, broker filter), ' +
+      'on the test bed where Knative\'s controllers and webhooks, kube-controller-manager, kube-scheduler and the node\'s stand-ins run too: ' +
+      'per-process figures cover the chain\'s processes, whole-machine CPU covers everything. ' +
       '**peer**: `bench/peer`, a controller-runtime reconciler (informer cache, `RequeueAfter`, one optimistic-lock status patch per transition). ' +
       'Same kube-apiserver, same Actions, one system switched on at a time. Every run is checked first (every phase once, in order, never early); a wrong run fails the bench.',
     '',
