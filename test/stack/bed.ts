@@ -5,6 +5,7 @@
 // Eventing installed from its release manifests, its controllers and webhooks running as Pods.
 // Start order: each part is up before anything needs it; stop in reverse; a failed start leaves
 // nothing behind and names the log that says why.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, stopClusterInfo, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
@@ -70,7 +71,9 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
     info = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
     await waitFor(`node ${NODE} registered`, info.node, 30_000, async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200);
     const started = Date.now();
-    await installKnative(admin, knativeBin, log);
+    await installKnative(admin, knativeBin, log).catch((error: Error) => {
+      throw new Error(`${error.message}\n${logTails(cluster?.dir ?? '')}`);
+    });
     log(`bed: Knative Eventing's control plane and data plane running in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${cluster.dir})`);
     return withStop(info);
   } catch (error) {
@@ -94,4 +97,12 @@ export async function stopBed(info: BedInfo): Promise<void> {
 
 export function isBedRunning(info: BedInfo): boolean {
   return alive(info.node.pid, info.node.exe);
+}
+
+/** The end of each pod's log and of the node's, for a start that failed. */
+export function logTails(dir: string): string {
+  const podsDir = join(dir, 'node', 'pods');
+  const tail = (file: string) => readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
+  const logs = existsSync(podsDir) ? readdirSync(podsDir).flatMap((d) => readdirSync(join(podsDir, d)).filter((f) => f.endsWith('.log')).map((f) => join(podsDir, d, f))) : [];
+  return [...logs, join(dir, 'node.log')].filter(existsSync).map((f) => `--- ${f}\n${tail(f)}`).join('\n');
 }

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { until } from '../support/chain.js';
-import { isBedRunning, startBed, stopBed, type BedInfo } from './bed.js';
+import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
 import { SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE } from './serving.js';
 
@@ -111,7 +111,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
     await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, 'brokers,triggers,apiserversources,pingsources', '--all').catch(async (error: Error) => {
       const objects = await admin.kubectl('get', 'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods', '-A');
-      throw new Error(`${error.message}\n${objects}\n${unreadyPodLogs(bed.dir)}`);
+      throw new Error(`${error.message}\n${objects}\n${logTails(bed.dir)}`);
     });
     const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
     await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);
@@ -227,14 +227,6 @@ function withControls(info: StackInfo): Stack {
 function belongs(part: Part, pod: string): boolean {
   const deployment = PARTS[part].deployment ?? 'apiserversource-actions-';
   return pod.startsWith(deployment.endsWith('-') ? deployment : `${deployment}-`);
-}
-
-/** The end of each pod's log and of the node's, for a start that failed. */
-function unreadyPodLogs(dir: string): string {
-  const podsDir = join(dir, 'node', 'pods');
-  const tail = (file: string) => readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
-  const logs = existsSync(podsDir) ? readdirSync(podsDir).flatMap((d) => readdirSync(join(podsDir, d)).filter((f) => f.endsWith('.log')).map((f) => join(podsDir, d, f))) : [];
-  return [...logs, join(dir, 'node.log')].filter(existsSync).map((f) => `--- ${f}\n${tail(f)}`).join('\n');
 }
 
 /** When a log file was created: a later pod's log comes after an earlier one's. */
