@@ -266,11 +266,7 @@ export async function writeKubeconfigForToken(cluster: ClusterInfo, token: strin
 }
 
 /** Stops a cluster known only by its info (from a state file, or handed over by another process). */
-export function stopClusterInfo(info: ClusterInfo): Promise<void> {
-  return stopCluster(info);
-}
-
-async function stopCluster(info: ClusterInfo): Promise<void> {
+export async function stopCluster(info: ClusterInfo): Promise<void> {
   for (const [pid, name] of processes(info)) await stopProcess(pid, join(info.binDir, name));
   attached.delete(info);
   if (info.ownsDir) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });

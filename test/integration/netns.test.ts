@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BRIDGE, createBridge, createHost, GATEWAY, inHost, removeAll, type Host } from '../stack/netns.js';
+import { BRIDGE, createBridge, createHost, inHost, removeAll, type Host } from '../stack/netns.js';
 import { until } from '../support/chain.js';
 
 const run = promisify(execFile);
@@ -54,7 +54,6 @@ describe('test hosts on a bridge', () => {
 
   it('keeps what listens in a host off the root namespace\'s loopback', async () => {
     await expect(fetch('http://127.0.0.1:80/', { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
-    expect(GATEWAY).toMatch(/^10\.231\.0\.1$/);
   });
 
   it('removes every host, link and hosts file, and the bridge', async () => {

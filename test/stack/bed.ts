@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startCluster, stopClusterInfo, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
+import { startCluster, stopCluster, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
 import { alive, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
 import { installKnative, installKnativeCrds, knativeImages } from './knative.js';
@@ -91,7 +91,7 @@ export function withStop(info: BedInfo): Bed {
 /** Stops the node (its pods end with it), then the control plane, then removes the network. */
 export async function stopBed(info: BedInfo): Promise<void> {
   await stopProcess(info.node.pid, info.node.exe, 20_000);
-  await stopClusterInfo(info.cluster);
+  await stopCluster(info.cluster);
   await removeAll();
 }
 

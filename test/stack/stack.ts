@@ -31,15 +31,15 @@ export const NS = 'advance-phase';
 const SOURCE = `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`;
 
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';
-/** Each part's Pods: namespace, label selector, and the Deployment that owns them. */
-const PARTS: Record<Part, { namespace: string; selector: string; deployment?: string }> = {
-  dispatcher: { namespace: SYSTEM_NS, selector: 'messaging.knative.dev/role=dispatcher', deployment: 'imc-dispatcher' },
-  ingress: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=ingress', deployment: 'mt-broker-ingress' },
-  filter: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=filter', deployment: 'mt-broker-filter' },
-  mtping: { namespace: SYSTEM_NS, selector: 'sources.knative.dev/role=adapter', deployment: 'pingsource-mt-adapter' },
-  function: { namespace: NS, selector: 'serving.knative.dev/service=advance-phase', deployment: 'advance-phase' },
+/** Each part's Pods: namespace, label selector, the Deployment that owns them, and how their names begin. */
+const PARTS: Record<Part, { namespace: string; selector: string; deployment?: string; podPrefix: string }> = {
+  dispatcher: { namespace: SYSTEM_NS, selector: 'messaging.knative.dev/role=dispatcher', deployment: 'imc-dispatcher', podPrefix: 'imc-dispatcher-' },
+  ingress: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=ingress', deployment: 'mt-broker-ingress', podPrefix: 'mt-broker-ingress-' },
+  filter: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=filter', deployment: 'mt-broker-filter', podPrefix: 'mt-broker-filter-' },
+  mtping: { namespace: SYSTEM_NS, selector: 'sources.knative.dev/role=adapter', deployment: 'pingsource-mt-adapter', podPrefix: 'pingsource-mt-adapter-' },
+  function: { namespace: NS, selector: 'serving.knative.dev/service=advance-phase', deployment: 'advance-phase', podPrefix: 'advance-phase-' },
   // Its Deployment is the ApiServerSource controller's, named after the source's uid.
-  adapter: { namespace: NS, selector: 'eventing.knative.dev/sourceName=actions' },
+  adapter: { namespace: NS, selector: 'eventing.knative.dev/sourceName=actions', podPrefix: 'apiserversource-actions-' },
 };
 
 export interface StackInfo {
@@ -151,7 +151,7 @@ function withControls(info: StackInfo): Stack {
     until(`a Ready ${part} pod`, async () => (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')), 60_000, 100);
   const ipOf = async (part: Part) => (await readyPod(part)).status.podIP as string;
   const podDirs = (part: Part) =>
-    existsSync(podsDir) ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_`) && belongs(part, d.slice(PARTS[part].namespace.length + 1))) : [];
+    existsSync(podsDir) ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`)) : [];
   const scale = (part: Part, replicas: number) =>
     admin.request('PATCH', `/apis/apps/v1/namespaces/${PARTS[part].namespace}/deployments/${PARTS[part].deployment}/scale`, { spec: { replicas } }, 'application/merge-patch+json');
   /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
@@ -221,12 +221,6 @@ function withControls(info: StackInfo): Stack {
       if (info.detached) await rm(stackStatePath, { force: true });
     },
   };
-}
-
-/** Whether a pod folder's name (`<pod>`) is one of the part's: pods are named after their Deployment. */
-function belongs(part: Part, pod: string): boolean {
-  const deployment = PARTS[part].deployment ?? 'apiserversource-actions-';
-  return pod.startsWith(deployment.endsWith('-') ? deployment : `${deployment}-`);
 }
 
 /** When a log file was created: a later pod's log comes after an earlier one's. */
