@@ -4,7 +4,7 @@ import { auditEventsSince } from '../../test/support/audit.js';
 export interface ApiCalls {
   /** Successful patch, update, create, delete on actions (status included). */
   actionWrites: number;
-  /** Writes on actions that failed: 409 (a newer object) or 404 (a stale retry for a deleted one). */
+  /** Writes on actions that failed: 409 or 422 (not the object the write proved, e.g. a newer one) or 404 (a deleted one). */
   failedWrites: number;
   /** get and list on actions. */
   actionReads: number;

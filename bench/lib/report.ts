@@ -140,7 +140,7 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       'sub-second shortfall cannot be asked for. It would pile up to a full second and then be repaid in one shorter wait: a saw-tooth of up to 1 s late, ' +
       'worse for every phase than a steady few ms. The lever is the per-transition latency itself.', '');
   lines.push('## API calls per transition (steady lateness runs, from the audit log)', '');
-  table(['system', 'Action writes', 'failed Action writes (409, 404)', 'Action reads (GET, LIST)', 'watches opened', 'Event writes', 'other'],
+  table(['system', 'Action writes', 'failed Action writes (409, 422, 404)', 'Action reads (GET, LIST)', 'watches opened', 'Event writes', 'other'],
     (['function', 'peer'] as const).map((n) => {
       const ms = r.systems[n].lateness.filter((m) => m.run.shape === 'steady');
       return [n, per(ms, 'actionWrites'), per(ms, 'failedWrites'), per(ms, 'actionReads'), per(ms, 'actionWatches'), per(ms, 'eventWrites'), per(ms, 'other')];

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAction, type Action } from '../../functions/advance-phase/src/action.js';
-import { desiredStatus } from '../../functions/advance-phase/src/decide.js';
+import { desiredStatus } from '../../functions/advance-phase/src/status.js';
+import { statusPatch } from '../../functions/advance-phase/src/status-patch.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
 import { freePorts, sleep } from '../../test/cluster/processes.js';
@@ -192,7 +193,9 @@ export async function apiServerCeiling(stack: Stack, n: number): Promise<{ n: nu
   const now = new Date();
   const patches = actions.map((a) => {
     const status = desiredStatus(a, [{ p1: now.toISOString() }], now);
-    return { name: a.metadata.name, patch: { metadata: { resourceVersion: a.metadata.resourceVersion }, status } };
+    const patch = statusPatch(a, status, true);
+    if (patch === null) throw new Error(`${a.metadata.name}: a listed Action always has a status`);
+    return { name: a.metadata.name, patch };
   });
   const started = Date.now();
   await forAll(patches, 16, async (p) => {

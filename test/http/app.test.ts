@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAction, type Action } from '../../functions/advance-phase/src/action.js';
 import { createApp } from '../../functions/advance-phase/src/app.js';
-import { desiredStatus } from '../../functions/advance-phase/src/decide.js';
+import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { KubeError, type Kube } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Counters } from '../../functions/advance-phase/src/metrics.js';
@@ -43,7 +43,12 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.json).toMatchObject({
         dryRun: true,
         decision: { kind: 'advance', phase: 'provision', position: 0 },
-        patch: { metadata: { resourceVersion: '1001' }, status: { phase: 'provision', timestamps: [{ provision: NOW.toISOString() }] } },
+        patch: expect.arrayContaining([
+          { op: 'test', path: '/metadata/uid', value: '6f1c2a3e-0d4b-4c5e-9f61-2b7d8e9a0c11' },
+          { op: 'test', path: '/status', value: { timestamps: [] } },
+          { op: 'add', path: '/status/timestamps/-', value: { provision: NOW.toISOString() } },
+          { op: 'add', path: '/status/phase', value: 'provision' },
+        ]),
       });
       expectNoReplyEvent(res.headers);
     });
@@ -130,6 +135,22 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.status).toBe(200);
       expect(res.headers.get('x-advance-swept')).toBe('1');
       expect(store.object?.status?.phase).toBe('configure');
+    });
+
+    it('phase names and reasons outside ASCII travel percent-encoded in headers', async () => {
+      const event = example('update-due');
+      const data = event.data as Action;
+      data.spec.phases = ['準備', '設定'];
+      data.status = desiredStatus(data, [{ 準備: new Date(NOW.getTime() - 5000).toISOString() }], NOW);
+      const res = await sendTo(storeFor(event), event);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-advance-phase')).toBe(encodeURIComponent('設定'));
+      const invalid = example('invalid-spec');
+      (invalid.data as { spec: Record<string, unknown> }).spec['速度'] = 1;
+      const dryRun = await serve(appWith(null));
+      const refused = await post(dryRun.url, invalid, mode).finally(() => dryRun.close());
+      expect(refused.status).toBe(400);
+      expect(decodeURIComponent(refused.headers.get('x-advance-reason') ?? '')).toContain('速度');
     });
 
     it('API server trouble: 500 so Knative retries', async () => {

@@ -1,7 +1,7 @@
 // The CRD on a real kube-apiserver: established, judging every shared example exactly as zod
 // does, with the printer columns and the selectable field the sweep relies on.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { Spec } from '../../functions/advance-phase/src/action.js';
+import { Action, Spec } from '../../functions/advance-phase/src/action.js';
 import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
 import { ACTIONS, Admin } from '../support/admin.js';
 import { SPEC_EXAMPLES } from '../support/spec-examples.js';
@@ -23,10 +23,13 @@ describe('the Action CRD on kube-apiserver', () => {
     }
   });
 
-  it('defaults the delay, as zod does', async () => {
+  it('defaults the delay and the status, as zod does', async () => {
     const res = await admin.createAction(ns, 'defaulted', { phases: ['a'] });
     expect(res.status).toBe(201);
     expect((res.body as { spec: unknown }).spec).toEqual(Spec.parse({ phases: ['a'] }));
+    const served = await admin.request<Action>('GET', `${ACTIONS}/namespaces/${ns}/actions/defaulted`);
+    expect(served.body.status).toEqual(Action.parse(served.body).status);
+    expect(served.body.status).toEqual({ timestamps: [] });
   });
 
   it('shows phase, progress, state, next due time and delay in kubectl get', async () => {

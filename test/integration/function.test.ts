@@ -121,14 +121,14 @@ describe('one Action through its phases, event by event', () => {
     snapshots.push(now);
   });
 
-  it('a stale snapshot: the 409 is read back and ends that chain, no phase twice', async () => {
+  it('a stale snapshot: the failed test (422) is read back and ends that chain, no phase twice', async () => {
     skew = 100;
     const mark = auditMark();
     const res = await send('update', snapshots[1]); // position 1; the object is at 2 now
     expect(res.status).toBe(200);
     expect(res.headers.get('x-advance-reason')).toBe('stale');
     expect((await current('fn-a', 'walk')).status?.timestamps).toHaveLength(2);
-    expect(auditSince(mark)).toEqual(['patch actions/status 409', 'get actions 200']);
+    expect(auditSince(mark)).toEqual(['patch actions/status 422', 'get actions 200']);
   });
 
   it('duplicate deliveries at once: one of them begins the phase', async () => {
@@ -186,13 +186,16 @@ describe('TTL after finishing', () => {
     expect(early.status).toBe(503);
     expect(early.headers.get('x-advance-reason')).toBe('ttl');
     skew = 3;
+    const mark = auditMark();
     const late = await send('update', finished);
     skew = 0;
     expect(late.headers.get('x-advance-decision')).toBe('delete');
     expect((await admin.getAction('fn-a', 'ttl')).status).toBe(404);
+    // A delete cannot test the spec, so it deletes only the version the function read itself.
+    expect(auditSince(mark, ['fn-a'])).toEqual(['get actions 200', 'delete actions 200']);
   });
 
-  it('never deletes a re-created Action with the same name (uid precondition)', async () => {
+  it('never deletes a re-created Action with the same name', async () => {
     const first = await create('fn-a', 'reborn', { phases: ['only'], ttlSecondsAfterFinished: 0 });
     await send('add', first);
     const finished = await current('fn-a', 'reborn');
@@ -243,5 +246,97 @@ describe('events that end nothing', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-advance-reason')).toBe('gone');
     expect(auditSince(mark)).toEqual(['patch actions/status 404']);
+  });
+});
+
+describe('writes carry their own proof', () => {
+  it('an unrelated write (a label) does not make the next advance conflict', async () => {
+    const created = await create('fn-b', 'labelled', { phases: ['a', 'b'], delay: 1 });
+    await send('add', created);
+    const running = await current('fn-b', 'labelled');
+    expect((await admin.patchAction('fn-b', 'labelled', { metadata: { labels: { team: 'x' } } })).status).toBe(200);
+    skew = 1;
+    const mark = auditMark();
+    const res = await send('update', running); // the snapshot from before the label
+    skew = 0;
+    expect(res.headers.get('x-advance-phase')).toBe('b');
+    expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
+  });
+
+  it('phase names Go escapes in JSON (<, >, &, U+2028) still prove themselves', async () => {
+    const phases = ['a<b', 'c&d>', 'line\u2028break'];
+    const created = await create('fn-b', 'escaped', { phases, delay: 0 });
+    let object = created;
+    for (const phase of phases) {
+      const mark = auditMark();
+      const res = await send('update', object);
+      expect(res.status).toBe(200);
+      expect(decodeURIComponent(res.headers.get('x-advance-phase') ?? '')).toBe(phase);
+      expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
+      object = await current('fn-b', 'escaped');
+    }
+    expect(object.status.timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
+  });
+
+  it('a failed test is a conflict; a status the schema refuses is an error, not a retry', async () => {
+    await create('fn-b', 'verdicts', { phases: ['a'] });
+    const kc = new KubeConfig();
+    kc.loadFromFile(join(cluster.dir, 'function.kubeconfig'));
+    const kube = kubeFor(kc);
+    const wrongUid = [{ op: 'test' as const, path: '/metadata/uid', value: 'nope' }];
+    expect(await kube.patchStatus('fn-b', 'verdicts', wrongUid)).toBe('conflict');
+    const invalid = [{ op: 'add' as const, path: '/status/state', value: 'Bogus' }];
+    await expect(kube.patchStatus('fn-b', 'verdicts', invalid)).rejects.toMatchObject({ status: 422 });
+  });
+});
+
+describe('forged events change nothing (a sender with the right resourceVersion)', () => {
+  // After the first phase of a 60 s wait, a reader of Actions takes the current object, edits
+  // it and posts it as an update event. Whatever the answer, nothing may be written.
+  const forgeries: { name: string; forge: (a: Action) => void }[] = [
+    { name: 'a rewritten history', forge: (a) => void (a.status.timestamps = [{ one: '2020-01-01T00:00:00Z' }]) },
+    { name: 'a removed history', forge: (a) => void (a.status.timestamps = []) },
+    { name: 'no status at all', forge: (a) => void delete (a as Partial<Action>).status },
+    { name: 'a wrong delay', forge: (a) => void (a.spec.delay = 0) },
+    { name: 'a shortened phase list', forge: (a) => void (a.spec.phases = ['one']) },
+    { name: 'another uid', forge: (a) => void (a.metadata.uid = '00000000-0000-0000-0000-000000000000') },
+    { name: 'another generation', forge: (a) => void (a.metadata.generation = 7) },
+  ];
+  const writes = (calls: string[]) => calls.filter((c) => /^(patch|delete) actions\S* 2/.test(c));
+
+  it.each(forgeries)('$name', async ({ forge }) => {
+    const name = `forged-${++ids}`;
+    await send('add', await create('fn-b', name, { phases: ['one', 'two', 'three'], delay: 60 }));
+    const before = await current('fn-b', name);
+    const forged = structuredClone(before);
+    forge(forged);
+    const mark = auditMark();
+    const res = await send('update', forged);
+    expect([200, 503]).toContain(res.status);
+    expect(writes(auditSince(mark))).toEqual([]);
+    expect(await current('fn-b', name)).toEqual(before);
+  });
+
+  it('the reported attack: the genuine wait goes on', async () => {
+    await send('add', await create('fn-b', 'reported', { phases: ['one', 'two'], delay: 60 }));
+    const before = await current('fn-b', 'reported');
+    const forged = structuredClone(before);
+    forged.status.timestamps = [{ one: '2020-01-01T00:00:00Z' }];
+    const res = await send('update', forged);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(55);
+    expect(await current('fn-b', 'reported')).toEqual(before);
+  });
+
+  it('a finished Action with a TTL of 0 is not deleted', async () => {
+    await send('add', await create('fn-b', 'kept', { phases: ['only'] }));
+    const finished = await current('fn-b', 'kept');
+    const forged = structuredClone(finished);
+    forged.spec.ttlSecondsAfterFinished = 0;
+    const mark = auditMark();
+    const res = await send('update', forged);
+    expect(res.headers.get('x-advance-reason')).toBe('finished');
+    expect(await current('fn-b', 'kept')).toEqual(finished);
+    expect(auditSince(mark)).toEqual(['get actions 200']); // the read before any delete
   });
 });

@@ -1,6 +1,5 @@
 // Plain Action objects for tests of the pure layers.
 import { API_VERSION, KIND, type Action, type Status } from '../../functions/advance-phase/src/action.js';
-import type { StatusPatch } from '../../functions/advance-phase/src/decide.js';
 
 export const T0 = new Date('2026-11-22T10:00:00.000Z');
 
@@ -16,21 +15,11 @@ export function action(
     kind: KIND,
     metadata: { name: 'demo', namespace: 'default', uid: 'uid-1', resourceVersion: '1', generation: 1, ...meta },
     spec: { phases: ['provision', 'configure', 'verify', 'done'], delay: 5, ...spec },
-    ...(status ? { status } : {}),
+    status: status ?? { timestamps: [] }, // what the API server defaults an absent status to
   };
 }
 
 /** Timestamps for the first phases, started `delay` seconds apart from T0. */
 export function begun(phases: string[], delay: number): Record<string, string>[] {
   return phases.map((p, i) => ({ [p]: at(i * delay).toISOString() }));
-}
-
-/** A JSON merge patch applied to a status, as the API server does it: null removes a field. */
-export function merged(status: Status | undefined, patch: StatusPatch['status']): Status {
-  const out: Record<string, unknown> = { ...status };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = value;
-  }
-  return out as Status;
 }

@@ -1,10 +1,10 @@
-// A one-object model of the API server's optimistic concurrency (resourceVersion preconditions,
-// merge patches on /status, an update event per write) for property tests of the sync path.
+// A one-object model of the API server's concurrency control (JSON Patch `test` operations and
+// resourceVersion preconditions, an update event per write) for property tests of the sync path.
 // It is a model for exploring event orders, not a substitute for the real server: the
 // integration suite runs the same code against kube-apiserver.
+import fastJsonPatch from 'fast-json-patch';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import type { Kube, WriteResult } from '../../functions/advance-phase/src/kube.js';
-import { merged } from './actions.js';
 
 export class ModelStore implements Kube {
   object: Action | null;
@@ -37,11 +37,24 @@ export class ModelStore implements Kube {
     this.bump(next);
   }
 
+  /** A write nobody in the chain cares about (a label by a user or a GitOps tool). */
+  label(key: string, value: string): void {
+    if (!this.object) return;
+    const next = structuredClone(this.object);
+    next.metadata['labels'] = { ...(next.metadata['labels'] as object | undefined), [key]: value };
+    this.bump(next);
+  }
+
   async patchStatus(_ns: string, _name: string, patch: Parameters<Kube['patchStatus']>[2]): Promise<WriteResult> {
     if (!this.object) return 'gone';
-    if (patch.metadata.resourceVersion !== this.object.metadata.resourceVersion) return 'conflict';
-    const next = structuredClone(this.object);
-    next.status = merged(next.status, patch.status);
+    let patched: Action;
+    try {
+      patched = fastJsonPatch.applyPatch(structuredClone(this.object), patch, true).newDocument;
+    } catch {
+      return 'conflict'; // a `test` failed or a path is missing: the API server's 422
+    }
+    // The status subresource writes status only.
+    const next = { ...structuredClone(this.object), status: patched.status };
     this.check(this.object, next);
     this.bump(next);
     return 'ok';
@@ -57,9 +70,10 @@ export class ModelStore implements Kube {
     return { items: unfinished ? [structuredClone(this.object)] : [], continue: undefined };
   }
 
-  async deleteAction(_ns: string, _name: string, uid: string): Promise<WriteResult> {
+  async deleteAction(_ns: string, _name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult> {
     if (!this.object) return 'gone';
-    if (this.object.metadata.uid !== uid) return 'conflict';
+    const { uid, resourceVersion } = this.object.metadata;
+    if (version.uid !== uid || version.resourceVersion !== resourceVersion) return 'conflict';
     this.object = null;
     return 'ok';
   }

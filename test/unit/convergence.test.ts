@@ -1,9 +1,11 @@
 // Property: whatever the order of deliveries (duplicates, late retries, lost events, stale
-// snapshots, conflicts, delay edits, sweeps), no phase is begun twice or skipped, starts are
-// spaced by at least the delay in force, and the sweep alone finishes what events did not.
+// snapshots, conflicts, delay edits, unrelated label writes, sweeps) and whatever forged events
+// arrive in between, no phase is begun twice or skipped, no entry is rewritten, starts are
+// spaced by at least the delay in force, nothing is deleted early, and the sweep alone finishes
+// what events did not.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAction } from '../../functions/advance-phase/src/action.js';
+import { parseAction, type Action, type ParsedAction } from '../../functions/advance-phase/src/action.js';
 import { reconcile } from '../../functions/advance-phase/src/reconcile.js';
 import { sweep } from '../../functions/advance-phase/src/sweep.js';
 import { action, T0 } from '../support/actions.js';
@@ -14,13 +16,34 @@ type Step =
   | { kind: 'lose'; pick: number }
   | { kind: 'tick'; ms: number }
   | { kind: 'edit-delay'; delay: number }
+  | { kind: 'label' }
+  | { kind: 'forge'; how: Forgery }
   | { kind: 'sweep' };
+
+/** What a hostile sender changes in the current object before posting it as an event. */
+type Forgery = 'history' | 'delay' | 'phases' | 'uid' | 'ttl';
+function forge(object: Action, how: Forgery): ParsedAction {
+  const forged = structuredClone(object);
+  if (how === 'history') forged.status.timestamps = forged.status.timestamps.slice(0, -1);
+  if (how === 'delay') forged.spec.delay = 0;
+  if (how === 'phases') forged.spec.phases = forged.spec.phases.slice(0, 1);
+  if (how === 'uid') forged.metadata.uid = 'someone-else';
+  if (how === 'ttl') forged.spec.ttlSecondsAfterFinished = 0;
+  const parsed = parseAction(forged);
+  if (parsed.valid !== true) throw new Error('a forgery must look valid');
+  return parsed;
+}
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), duplicate: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('lose' as const), pick: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('edit-delay' as const), delay: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('label' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('forge' as const), how: fc.constantFrom<Forgery>('history', 'delay', 'phases', 'uid', 'ttl') }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
 );
 
@@ -44,6 +67,10 @@ async function run(phases: string[], delay: number, steps: Step[]) {
     collect();
     if (s.kind === 'tick') clock += s.ms;
     else if (s.kind === 'edit-delay') store.editSpec({ delay: s.delay });
+    else if (s.kind === 'label') store.label('touched', String(clock));
+    else if (s.kind === 'forge') {
+      if (store.object) await reconcile(store, forge(store.object, s.how), now);
+    }
     else if (s.kind === 'sweep') await sweep(store, { pageSize: 10, concurrency: 2, now });
     else if (pending.length > 0) {
       const i = s.pick % pending.length;

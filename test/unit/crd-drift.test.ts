@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { GROUP, KIND, LIMITS, PLURAL, Spec, State, VERSION } from '../../functions/advance-phase/src/action.js';
+import { Action, GROUP, KIND, LIMITS, PLURAL, Spec, State, VERSION } from '../../functions/advance-phase/src/action.js';
 import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
+import { action } from '../support/actions.js';
 import { SPEC_EXAMPLES } from '../support/spec-examples.js';
 
 interface Schema {
@@ -37,6 +38,14 @@ describe('crds/action.yaml matches the zod schema', () => {
     expect(prop('delay')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxDelay, default: LIMITS.defaultDelay });
     expect(prop('paused')).toMatchObject({ type: 'boolean' });
     expect(prop('ttlSecondsAfterFinished')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxTtl });
+  });
+
+  it('defaults an absent status as zod does, so every object shows the history a write extends', () => {
+    const status = root.properties?.['status'] as Schema;
+    const timestamps = status.properties?.['timestamps'] as Schema;
+    expect({ ...(status['default'] as object), timestamps: timestamps['default'] }).toEqual(
+      Action.parse({ ...action(), status: undefined }).status,
+    );
   });
 
   it('lets the sweep select on status.state, whose values zod knows', () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAction, type Action, type ParsedAction } from '../../functions/advance-phase/src/action.js';
-import { decide, desiredStatus, snapshotOf, type Decision } from '../../functions/advance-phase/src/decide.js';
-import { action, at, begun, merged } from '../support/actions.js';
+import { decide, snapshotOf, type Decision } from '../../functions/advance-phase/src/decide.js';
+import { desiredStatus } from '../../functions/advance-phase/src/status.js';
+import { action, at, begun } from '../support/actions.js';
 
-const valid = (a: Action): ParsedAction => ({ valid: true, action: a });
+const valid = (a: Action): ParsedAction => ({ valid: true, action: a, envelope: a });
 /** The happy path: the event's snapshot is all the function looks at. */
 const fast = (a: Action, now: Date): Decision => decide(snapshotOf(a), valid(a), now);
 /** A status exactly as the function would have written it after these phases began. */
@@ -17,8 +18,7 @@ describe('decide', () => {
     const d = fast(action(), at(0));
     expect(d).toMatchObject({ kind: 'advance', phase: 'provision', position: 0 });
     if (d.kind !== 'advance') throw new Error('unreachable');
-    expect(d.patch.metadata.resourceVersion).toBe('1');
-    expect(d.patch.status).toMatchObject({
+    expect(d.status).toMatchObject({
       phase: 'provision',
       timestamps: [{ provision: at(0).toISOString() }],
       state: 'Running',
@@ -26,7 +26,7 @@ describe('decide', () => {
       nextPhaseAt: at(5).toISOString(),
       observedGeneration: 1,
     });
-    expect(d.patch.status.conditions).toEqual([
+    expect(d.status.conditions).toEqual([
       expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Running' }),
     ]);
   });
@@ -75,10 +75,10 @@ describe('decide', () => {
       want: { kind: 'wait', reason: 'ttl', until: at(45) },
     },
     {
-      name: 'deletes once the TTL has passed, by uid',
+      name: 'deletes once the TTL has passed, exactly the version it read',
       a: running(action({ ttlSecondsAfterFinished: 30 }), ['provision', 'configure', 'verify', 'done']),
       now: at(45),
-      want: { kind: 'delete', uid: 'uid-1' },
+      want: { kind: 'delete', uid: 'uid-1', resourceVersion: '1' },
     },
     {
       name: 'does nothing for an object being deleted',
@@ -97,9 +97,9 @@ describe('decide', () => {
     const refresh = fast(edited, at(1));
     expect(refresh).toMatchObject({ kind: 'update', reason: 'status-refresh' });
     if (refresh.kind !== 'update') throw new Error('unreachable');
-    expect(refresh.patch.status).toMatchObject({ nextPhaseAt: at(2).toISOString(), observedGeneration: 2 });
+    expect(refresh.status).toMatchObject({ nextPhaseAt: at(2).toISOString(), observedGeneration: 2 });
     // The refreshed object (what the update event carries) then waits for the new due time.
-    const refreshed = { ...edited, status: merged(edited.status, refresh.patch.status) };
+    const refreshed = { ...edited, status: refresh.status };
     expect(fast(refreshed, at(1))).toMatchObject({ kind: 'wait', until: at(2) });
     expect(fast(refreshed, at(2))).toMatchObject({ kind: 'advance', phase: 'configure' });
   });
@@ -110,9 +110,9 @@ describe('decide', () => {
     const first = fast(a, at(30));
     expect(first).toMatchObject({ kind: 'update' });
     if (first.kind !== 'update') throw new Error('unreachable');
-    expect(first.patch.status.conditions?.[0]).toMatchObject({ reason: 'Paused', status: 'Unknown' });
-    expect(first.patch.status.nextPhaseAt).toBeNull();
-    const recorded = { ...a, status: merged(a.status, first.patch.status) };
+    expect(first.status.conditions?.[0]).toMatchObject({ reason: 'Paused', status: 'Unknown' });
+    expect(first.status).not.toHaveProperty('nextPhaseAt');
+    const recorded = { ...a, status: first.status };
     expect(fast(recorded, at(30))).toEqual({ kind: 'done', reason: 'paused' });
   });
 
@@ -122,21 +122,24 @@ describe('decide', () => {
     const d = fast(shortened, at(11));
     expect(d).toMatchObject({ kind: 'update', reason: 'finished' });
     if (d.kind !== 'update') throw new Error('unreachable');
-    expect(d.patch.status).toMatchObject({ state: 'Succeeded', nextPhaseAt: null, progress: '2/2' });
-    expect(d.patch.status.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Completed' });
+    expect(d.status).toMatchObject({ state: 'Succeeded', progress: '2/2' });
+    expect(d.status).not.toHaveProperty('nextPhaseAt');
+    expect(d.status.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Completed' });
   });
 
   it('marks the finishing write Succeeded, or Expiring when a TTL will delete it', () => {
     const last = (a: Action) => fast(running(a, ['provision', 'configure', 'verify']), at(15));
-    expect(last(action())).toMatchObject({ kind: 'advance', patch: { status: { state: 'Succeeded', nextPhaseAt: null } } });
-    expect(last(action({ ttlSecondsAfterFinished: 60 }))).toMatchObject({ patch: { status: { state: 'Expiring' } } });
+    const finished = last(action());
+    expect(finished).toMatchObject({ kind: 'advance', status: { state: 'Succeeded' } });
+    expect(finished).not.toHaveProperty('status.nextPhaseAt');
+    expect(last(action({ ttlSecondsAfterFinished: 60 }))).toMatchObject({ status: { state: 'Expiring' } });
   });
 
   it('keeps lastTransitionTime while the condition status stays the same', () => {
     const a = running(action(), ['provision']);
     const d = fast(a, at(5));
     if (d.kind !== 'advance') throw new Error('unreachable');
-    expect(d.patch.status.conditions?.[0]?.lastTransitionTime).toBe(at(0).toISOString());
+    expect(d.status.conditions?.[0]?.lastTransitionTime).toBe(at(0).toISOString());
   });
 
   describe('stale and foreign snapshots end their chain', () => {
@@ -155,21 +158,20 @@ describe('decide', () => {
   });
 
   describe('an invalid spec', () => {
-    const bad = { ...action(), spec: { phases: [] } };
+    const bad = { ...running(action(), ['provision']), spec: { phases: [] } };
 
     it('is recorded as Succeeded=False once, keeping the phases already begun', () => {
       const parsed = parseAction(bad);
       if (parsed.valid !== false) throw new Error('expected an invalid spec');
       const d = decide(snapshotOf(bad), parsed, at(0));
       expect(d).toMatchObject({ kind: 'reject', reason: expect.stringContaining('spec.phases') });
-      if (d.kind !== 'reject' || d.patch === null) throw new Error('expected a patch');
-      expect(d.patch.status).toMatchObject({ state: 'Failed' });
-      expect(d.patch.status).not.toHaveProperty('timestamps');
-      expect(d.patch.status.conditions?.[0]).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+      if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
+      expect(d.status).toMatchObject({ state: 'Failed', timestamps: bad.status.timestamps });
+      expect(d.status['conditions']).toEqual([expect.objectContaining({ status: 'False', reason: 'InvalidSpec' })]);
 
-      const recorded = parseAction({ ...bad, status: merged({}, d.patch.status) });
+      const recorded = parseAction({ ...bad, status: d.status });
       if (recorded.valid !== false) throw new Error('expected an invalid spec');
-      expect(decide(snapshotOf(bad), recorded, at(1))).toMatchObject({ kind: 'reject', patch: null });
+      expect(decide(snapshotOf(bad), recorded, at(1))).toMatchObject({ kind: 'reject', status: null });
     });
   });
 });

@@ -59,9 +59,12 @@ export const Condition = z.object({
 export type Condition = z.infer<typeof Condition>;
 
 // Unknown status fields are dropped, not refused: status is ours to write, and the CRD prunes them.
+// The API server defaults an absent status to `{timestamps: []}` (the CRD says so too), so every
+// object it serves shows the history a write extends, even before the first phase: that is what
+// lets the first write prove, with a JSON Patch `test`, that no phase has begun.
 export const Status = z.object({
   phase: z.optional(z.string()),
-  timestamps: z.optional(z.array(Timestamp)),
+  timestamps: z._default(z.array(Timestamp), []),
   state: z.optional(State),
   progress: z.optional(z.string()),
   nextPhaseAt: z.optional(DateTime),
@@ -87,11 +90,15 @@ export const Envelope = z.looseObject({
 });
 export type Envelope = z.infer<typeof Envelope>;
 
-export const Action = z.extend(Envelope, { spec: Spec, status: z.optional(Status) });
+export const Action = z.extend(Envelope, { spec: Spec, status: z._default(Status, { timestamps: [] }) });
 export type Action = z.infer<typeof Action>;
 
+/**
+ * `envelope` is the object exactly as it arrived (spec and status untouched by zod): what a
+ * write must prove is still on the server.
+ */
 export type ParsedAction =
-  | { valid: true; action: Action }
+  | { valid: true; action: Action; envelope: Envelope }
   | { valid: false; envelope: Envelope; reason: string };
 
 /** Parses untrusted data. `null` means it is not an Action at all. */
@@ -100,7 +107,7 @@ export function parseAction(data: unknown): ParsedAction | { valid: null; reason
   if (!envelope.success) return { valid: null, reason: describe(envelope.error) };
   const action = Action.safeParse(data);
   if (!action.success) return { valid: false, envelope: envelope.data, reason: describe(action.error) };
-  return { valid: true, action: action.data };
+  return { valid: true, action: action.data, envelope: envelope.data };
 }
 
 /** One line per problem, `path: message`, the way kubectl users read API errors. */

@@ -11,6 +11,7 @@ import type { Kube } from './kube.js';
 import type { Logger } from './log.js';
 import type { Counters } from './metrics.js';
 import { reconcile } from './reconcile.js';
+import { statusPatch, type PatchOperation } from './status-patch.js';
 import { sweep } from './sweep.js';
 
 export const EVENT_TYPES = {
@@ -104,10 +105,14 @@ export function createApp(opts: AppOptions): express.Express {
     counters.inc('api_writes_total', {}, outcome.writes);
     counters.inc('api_reads_total', {}, outcome.reads);
     if (outcome.eventError) log.warn({ err: outcome.eventError }, 'phase started but its Kubernetes Event failed');
-    return decided(outcome.decision, event);
+    const { decision } = outcome;
+    // In dry-run a person reads the answer: show the JSON Patch the write would send (null: the
+    // event shows too little to prove, so the function would read the object first).
+    const patch = 'status' in decision && decision.status ? statusPatch(parsed.envelope, decision.status, false) : undefined;
+    return decided(decision, event, patch);
   }
 
-  function decided(decision: Decision, event: CloudEvent<unknown>): Reply {
+  function decided(decision: Decision, event: CloudEvent<unknown>, patch?: PatchOperation[] | null): Reply {
     counters.inc('decisions_total', { kind: decision.kind });
     const data = event.data as { metadata?: { namespace?: string; name?: string } };
     const action = `${data.metadata?.namespace}/${data.metadata?.name}`;
@@ -117,7 +122,7 @@ export function createApp(opts: AppOptions): express.Express {
 
     switch (decision.kind) {
       case 'advance':
-        headers['x-advance-phase'] = decision.phase;
+        headers['x-advance-phase'] = headerValue(decision.phase);
         Object.assign(summary, { phase: decision.phase, position: decision.position });
         break;
       case 'wait': {
@@ -138,13 +143,12 @@ export function createApp(opts: AppOptions): express.Express {
       case 'delete':
         break;
     }
-    if ('reason' in summary) headers['x-advance-reason'] = String(summary['reason']);
+    if ('reason' in summary) headers['x-advance-reason'] = headerValue(String(summary['reason']));
     log.info({ action, event: event.type, id: event.id, decision: summary }, `${action}: ${decision.kind}`);
 
-    const patch = 'patch' in decision ? decision.patch : undefined;
     if (status === 400) return { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } };
     if (status === 503) return { status, headers, body: { decision: summary } };
-    return { status, headers, body: dryRun ? { dryRun: true, decision: summary, ...(patch ? { patch } : {}) } : undefined };
+    return { status, headers, body: dryRun ? { dryRun: true, decision: summary, ...(patch === undefined ? {} : { patch }) } : undefined };
   }
 
   async function onPing(): Promise<Reply> {
@@ -196,6 +200,14 @@ export function createApp(opts: AppOptions): express.Express {
   }
 
   return app;
+}
+
+/**
+ * A phase name or a reason as a header value: percent-encoded outside visible ASCII, which is all a header
+ * may carry (Node refuses the rest, and would fail the answer after the phase was written).
+ */
+function headerValue(text: string): string {
+  return text.replace(/[^\x21-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 function send(res: Response, reply: Reply): void {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Envelope } from './action.js';
-import type { StatusPatch } from './decide.js';
+import { goJson, type PatchOperation } from './status-patch.js';
 
 export type WriteResult = 'ok' | 'conflict' | 'gone';
 
@@ -28,11 +28,13 @@ export interface ActionEvent {
 
 /** The function's whole view of the API server. */
 export interface Kube {
-  patchStatus(namespace: string, name: string, patch: StatusPatch): Promise<WriteResult>;
+  /** 'conflict': the object is not what the patch's `test` operations say the decision read. */
+  patchStatus(namespace: string, name: string, patch: PatchOperation[]): Promise<WriteResult>;
   get(namespace: string, name: string): Promise<unknown | null>;
   /** One page of Actions; `namespace` undefined lists every namespace. */
   list(opts: { namespace?: string; fieldSelector: string; limit: number; continue?: string }): Promise<ActionList>;
-  deleteAction(namespace: string, name: string, uid: string): Promise<WriteResult>;
+  /** Deletes exactly this version of the object; 'conflict' if it has changed or been replaced. */
+  deleteAction(namespace: string, name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult>;
   recordEvent(event: ActionEvent): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
 
   async function call(method: string, path: string, body?: unknown, contentType = 'application/json') {
     const { agent: via, headers } = await connection();
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : goJson(body);
     const lib = server.protocol === 'https:' ? https : http;
     return new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = lib.request(
@@ -124,14 +126,14 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
 
   function writeResult(res: { status: number; text: string }, what: string): WriteResult {
     if (res.status >= 200 && res.status < 300) return 'ok';
-    if (res.status === 409) return 'conflict';
+    if (res.status === 409 || patchDidNotApply(res)) return 'conflict';
     if (res.status === 404) return 'gone';
     throw new KubeError(res.status, res.text, what);
   }
 
   return {
     async patchStatus(namespace, name, patch) {
-      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, 'application/merge-patch+json');
+      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, 'application/json-patch+json');
       return writeResult(res, `patch ${namespace}/${name} status`);
     },
 
@@ -151,11 +153,11 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
       return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
     },
 
-    async deleteAction(namespace, name, uid) {
+    async deleteAction(namespace, name, { uid, resourceVersion }) {
       const res = await call('DELETE', actionPath(namespace, name), {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
-        preconditions: { uid },
+        preconditions: { uid, resourceVersion },
       });
       return writeResult(res, `delete ${namespace}/${name}`);
     },
@@ -183,6 +185,21 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
       }
     },
   };
+}
+
+/**
+ * A JSON Patch that failed to apply (a `test` that did not hold, a path that is not there) is a
+ * 422 with no causes; a patched object the schema refuses is a 422 that lists its causes, and a
+ * bug to report, not a conflict to retry.
+ */
+function patchDidNotApply(res: { status: number; text: string }): boolean {
+  if (res.status !== 422) return false;
+  try {
+    const body = JSON.parse(res.text) as { details?: { causes?: unknown[] } };
+    return !body.details?.causes?.length;
+  } catch {
+    return false;
+  }
 }
 
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */

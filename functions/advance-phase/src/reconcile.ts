@@ -1,8 +1,11 @@
 // One sync path, used by events and the sweep alike: decide, write at most once, and on a
-// conflict re-read and decide again. The happy path trusts the event's snapshot: no read.
+// conflict re-read and decide again. The happy path trusts nothing in the event yet reads
+// nothing: its write asserts what it read from the event (status-patch.ts), and the API server
+// checks that in the write itself.
 import { parseAction, type ParsedAction } from './action.js';
 import { decide, snapshotOf, type Decision } from './decide.js';
-import type { Kube } from './kube.js';
+import type { Kube, WriteResult } from './kube.js';
+import { statusPatch } from './status-patch.js';
 
 /** Conflicts in a row before giving up and letting the sender retry. */
 export const MAX_ATTEMPTS = 4;
@@ -11,7 +14,7 @@ export interface Outcome {
   decision: Decision;
   /** Status patches and deletes sent, conflicts included. */
   writes: number;
-  /** GETs after a conflict. */
+  /** GETs: after a conflict, before a delete, or for an event that shows too little to prove. */
   reads: number;
   /** The phase is written but its Kubernetes Event was not: worth a log line, not a retry. */
   eventError?: Error;
@@ -21,41 +24,46 @@ export class ConflictError extends Error {}
 
 /**
  * `kube` null is dry-run: the first decision is returned and nothing is written.
- * `parsed` must be an Action envelope (valid or not); anything else is the caller's 400.
+ * `fromServer`: `parsed` is what the function listed itself (the sweep), not an event's claim.
  */
 export async function reconcile(
   kube: Kube | null,
-  parsed: Exclude<ParsedAction, { valid: null }>,
+  parsed: ParsedAction,
   now: () => Date = () => new Date(),
+  fromServer = false,
 ): Promise<Outcome> {
-  const envelope = parsed.valid ? parsed.action : parsed.envelope;
-  const { namespace, name } = envelope.metadata;
-  const snapshot = snapshotOf(envelope);
+  const { namespace, name } = parsed.envelope.metadata;
+  const snapshot = snapshotOf(parsed.envelope);
   let current: ParsedAction | null = parsed;
   let writes = 0;
   let reads = 0;
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const decision = decide(snapshot, current, now());
-    if (kube === null) return { decision, writes, reads };
+    if (kube === null || current === null) return { decision, writes, reads };
 
-    let result: 'ok' | 'conflict' | 'gone';
+    let result: WriteResult | 'unproven';
     switch (decision.kind) {
       case 'advance':
       case 'update':
-        writes++;
-        result = await kube.patchStatus(namespace, name, decision.patch);
+      case 'reject': {
+        if (decision.status === null) return { decision, writes, reads };
+        const patch = statusPatch(current.envelope, decision.status, fromServer);
+        if (patch === null) result = 'unproven';
+        else {
+          writes++;
+          result = await kube.patchStatus(namespace, name, patch);
+        }
         break;
-      case 'reject':
-        if (decision.patch === null) return { decision, writes, reads };
-        writes++;
-        result = await kube.patchStatus(namespace, name, decision.patch);
-        break;
+      }
       case 'delete':
-        writes++;
-        result = await kube.deleteAction(namespace, name, decision.uid);
-        // A uid precondition failure is a 409 too: another incarnation holds the name now.
-        if (result === 'conflict') return { decision: { kind: 'done', reason: 'other-incarnation' }, writes, reads };
+        // A delete cannot test the spec it read, only the version: so it deletes only a version
+        // the function read itself. Once per Action.
+        if (!fromServer) result = 'unproven';
+        else {
+          writes++;
+          result = await kube.deleteAction(namespace, name, decision);
+        }
         break;
       case 'wait':
       case 'done':
@@ -66,7 +74,7 @@ export async function reconcile(
       if (decision.kind !== 'advance') return { decision, writes, reads };
       try {
         await kube.recordEvent({
-          regarding: envelope,
+          regarding: current.envelope,
           type: 'Normal',
           reason: 'PhaseStarted',
           action: 'Advance',
@@ -80,11 +88,13 @@ export async function reconcile(
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
 
-    // 409: someone wrote since the snapshot. Decide again on what is there now.
+    // A conflict (someone wrote since the snapshot, or the event was not what the server has),
+    // or a write the event alone cannot justify: decide again on what is there now.
     reads++;
     const fresh = await kube.get(namespace, name);
     const reparsed = fresh === null ? null : parseAction(fresh);
     current = reparsed === null || reparsed.valid === null ? null : reparsed;
+    fromServer = true;
   }
   throw new ConflictError(`${namespace}/${name}: still conflicting after ${MAX_ATTEMPTS} attempts`);
 }

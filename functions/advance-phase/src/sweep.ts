@@ -51,9 +51,9 @@ async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: ()
     result.failures.push({ action: '?', error: parsed.reason });
     return;
   }
-  const meta = parsed.valid ? parsed.action.metadata : parsed.envelope.metadata;
+  const meta = parsed.envelope.metadata;
   try {
-    const outcome = await reconcile(kube, parsed, now);
+    const outcome = await reconcile(kube, parsed, now, true);
     result.decisions[outcome.decision.kind] = (result.decisions[outcome.decision.kind] ?? 0) + 1;
     result.writes += outcome.writes;
     result.reads += outcome.reads;
