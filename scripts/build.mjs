@@ -39,7 +39,8 @@ async function warmUp() {
     writeFileSync(kubeconfig, unreachableKubeconfig());
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/index.js'], {
-      env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent', DRY_RUN: '', ADVANCE_PHASE_WRITE_CODE_CACHE: cache },
+      // SENDER_AUTH=none: with no API server to read the senders from, `auto` would answer 503.
+      env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent', DRY_RUN: '', SENDER_AUTH: 'none', ADVANCE_PHASE_WRITE_CODE_CACHE: cache },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));

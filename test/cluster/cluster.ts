@@ -64,6 +64,11 @@ export interface StartOptions {
   /** Where kube-apiserver listens and advertises itself (default 127.0.0.1), e.g. a bridge's address. */
   address?: string;
   /**
+   * Its port (default: a free one). 443 where pods must reach it as the `kubernetes` Service
+   * does, at `kubernetes.default.svc:443`: Knative's OIDC verifier dials exactly that.
+   */
+  port?: number;
+  /**
    * Also run kube-controller-manager and kube-scheduler, with the ServiceAccount admission
    * plugin on, and let kube-apiserver reach Services (webhooks, CRD conversion) through their
    * endpoints, as it must where no kube-proxy gives them cluster IPs.
@@ -117,7 +122,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   await mkdir(dir, { recursive: true });
 
   const address = opts.address ?? '127.0.0.1';
-  const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
+  const [etcdClientPort, etcdPeerPort, freeApiPort] = (await freePorts(3)) as [number, number, number];
+  const apiPort = opts.port ?? freeApiPort;
   const etcdServer = `http://127.0.0.1:${etcdClientPort}`;
   const server = `https://${address}:${apiPort}`;
   const certs = await makeCerts(dir, address).catch(async (err: unknown) => {
@@ -310,6 +316,8 @@ function proc(info: ClusterInfo, name: 'etcd' | 'kube-apiserver' | 'kube-control
   return { pid: pids[name], exe: join(info.binDir, name), logFile: join(info.dir, `${name}.log`) };
 }
 
+const SERVICE_NAMES = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
+
 async function makeCerts(dir: string, address: string): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
   const p = (f: string): string => join(dir, f);
   const openssl = (...args: string[]): Promise<unknown> => execFileP('openssl', args);
@@ -320,7 +328,8 @@ async function makeCerts(dir: string, address: string): Promise<Pick<ClusterInfo
     openssl('req', '-x509', ...ec, '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`),
       '-subj', subj, '-addext', 'basicConstraints=CA:FALSE', ...ext.flatMap((e) => ['-addext', e]));
   await Promise.all([
-    signed('serving', '/CN=kube-apiserver', `subjectAltName=${[...new Set([address, '127.0.0.1'])].map((a) => `IP:${a}`).join(',')},DNS:localhost`, 'extendedKeyUsage=serverAuth'),
+    // The names pods use for the `kubernetes` Service too, as a real cluster's serving certificate has them.
+    signed('serving', '/CN=kube-apiserver', `subjectAltName=${[...new Set([address, '127.0.0.1'])].map((a) => `IP:${a}`).join(',')},${SERVICE_NAMES.map((n) => `DNS:${n}`).join(',')}`, 'extendedKeyUsage=serverAuth'),
     signed('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth'),
     openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key')).then(() =>
       openssl('pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')),

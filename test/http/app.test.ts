@@ -14,7 +14,7 @@ const now = () => NOW;
 const log = createLogger('silent');
 
 function appWith(kube: Kube | null, counters = new Counters()) {
-  return createApp({ kube, log, counters, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
+  return createApp({ kube, auth: null, log, counters, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
 }
 
 function storeFor(event: CloudEventJson): ModelStore {

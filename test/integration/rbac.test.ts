@@ -58,6 +58,30 @@ describe('the function ServiceAccount', () => {
   });
 });
 
+describe('the function ServiceAccount, for OIDC sender authentication', () => {
+  it.each([
+    ['get', 'triggers.eventing.knative.dev/advance-phase'],
+    ['get', 'pingsources.sources.knative.dev/advance-phase-sweep'],
+  ])('may %s its sender %s', async (...args) => {
+    expect(await can(FUNCTION, ...args, '-n', 'advance-phase')).toBe(true);
+  });
+
+  it.each([['/.well-known/openid-configuration'], ['/openid/v1/jwks']])('may read the issuer at %s (every ServiceAccount may)', async (url) => {
+    expect(await can(FUNCTION, 'get', url)).toBe(true);
+  });
+
+  it.each([
+    ['get', 'triggers.eventing.knative.dev/another', '-n', 'advance-phase'],
+    ['list', 'triggers.eventing.knative.dev', '-n', 'advance-phase'],
+    ['get', 'triggers.eventing.knative.dev/advance-phase', '-n', 'rbac-elsewhere'],
+    ['get', 'pingsources.sources.knative.dev/another', '-n', 'advance-phase'],
+    ['create', 'tokenreviews.authentication.k8s.io'],
+    ['create', 'serviceaccounts/token', '-n', 'advance-phase'],
+  ])('may not %s %s %s %s', async (...args) => {
+    expect(await can(FUNCTION, ...args)).toBe(false);
+  });
+});
+
 describe('the ApiServerSource ServiceAccount', () => {
   it.each([['get'], ['list'], ['watch']])('may %s actions', async (verb) => {
     expect(await can(SOURCE, verb, actions, '-n', 'rbac-elsewhere')).toBe(true);

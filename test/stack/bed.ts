@@ -52,6 +52,7 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
   try {
     cluster = await startCluster({
       address: GATEWAY,
+      port: 443, // where pods reach the `kubernetes` Service (Knative's OIDC verifier dials it)
       controllers: true,
       beforeControllers: (info) => installKnativeCrds(new Admin(info), knativeBin),
       auditPolicy: opts.auditPolicy ?? false,

@@ -1,9 +1,10 @@
 // Settings from the environment: parsed like any other input, with defaults, and refused with a
 // reason a person can act on.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { kubeconfigSource, loadConfig } from '../../functions/advance-phase/src/config.js';
 
 describe('loadConfig', () => {
@@ -16,7 +17,28 @@ describe('loadConfig', () => {
       MAX_BODY_BYTES: 1024 * 1024,
       SWEEP_PAGE_SIZE: 500,
       SWEEP_CONCURRENCY: 8,
+      SENDER_AUTH: 'auto',
+      SENDER_AUDIENCE: 'serving.knative.dev/service/advance-phase/advance-phase',
+      SENDERS: [
+        { kind: 'trigger', namespace: 'advance-phase', name: 'advance-phase' },
+        { kind: 'pingsource', namespace: 'advance-phase', name: 'advance-phase-sweep' },
+      ],
     });
+  });
+
+  it('names the senders and the audience config/knative gives them', () => {
+    const config = loadConfig({});
+    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    const trigger = yaml('trigger.yaml');
+    const ping = yaml('pingsource.yaml');
+    const ns = yaml('kustomization.yaml').namespace;
+    expect(config.SENDERS).toEqual([
+      { kind: 'trigger', namespace: ns, name: trigger.metadata.name },
+      { kind: 'pingsource', namespace: ns, name: ping.metadata.name },
+    ]);
+    for (const audience of [trigger.spec.subscriber.audience, trigger.spec.delivery.deadLetterSink.audience, ping.spec.sink.audience]) {
+      expect(audience).toBe(config.SENDER_AUDIENCE);
+    }
   });
 
   it('reads numbers and flags from their strings', () => {
@@ -33,6 +55,8 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL: Invalid option/],
     [{ MAX_BODY_BYTES: '10' }, /MAX_BODY_BYTES: Too small/],
     [{ SWEEP_CONCURRENCY: '999' }, /SWEEP_CONCURRENCY: Too big/],
+    [{ SENDER_AUTH: 'maybe' }, /SENDER_AUTH: Invalid option/],
+    [{ SENDERS: 'broker/advance-phase' }, /SENDERS: "broker\/advance-phase": expected trigger/],
   ])('refuses %o', (env, reason) => {
     expect(() => loadConfig(env)).toThrow(reason);
   });

@@ -5,6 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { CloudEvent } from 'cloudevents';
 import { parseAction } from './action.js';
+import type { SenderAuth, Verdict } from './auth.js';
 import { readCloudEvent } from './cloudevent.js';
 import type { Decision } from './decide.js';
 import type { Kube } from './kube.js';
@@ -24,6 +25,8 @@ export const EVENT_TYPES = {
 export interface AppOptions {
   /** null: dry-run, nothing is written. */
   kube: Kube | null;
+  /** null: every sender is accepted (no OIDC); the writes' own proofs still hold. */
+  auth: SenderAuth | null;
   log: Logger;
   counters: Counters;
   maxBodyBytes: number;
@@ -50,9 +53,10 @@ export function createApp(opts: AppOptions): express.Express {
   });
   app.get('/metrics', (_req, res) => void res.type('text/plain; version=0.0.4').send(counters.render()));
 
-  app.post('/', express.raw({ type: () => true, limit: opts.maxBodyBytes }), async (req, res, next) => {
+  // The sender is checked before the body is even read.
+  app.post('/', authenticate, express.raw({ type: () => true, limit: opts.maxBodyBytes }), async (req, res, next) => {
     try {
-      send(res, await handle(req));
+      send(res, await handle(req, res.locals['subject'] as string | null));
     } catch (error) {
       next(error);
     }
@@ -73,12 +77,35 @@ export function createApp(opts: AppOptions): express.Express {
     return send(res, { status: 500, body: { error: error.message } });
   });
 
-  async function handle(req: Request): Promise<Reply> {
+  async function authenticate(req: Request, res: Response, next: NextFunction): Promise<void> {
+    try {
+      const verdict: Verdict = opts.auth ? await opts.auth.check(req.headers.authorization) : { ok: true, subject: null };
+      if (verdict.ok) {
+        res.locals['subject'] = verdict.subject;
+        return next();
+      }
+      const { status, reason } = verdict;
+      if (status === 503) {
+        counters.inc('errors_total');
+        log.error({ reason }, 'cannot authenticate senders');
+        return send(res, { status, body: { error: 'cannot authenticate senders now', reason } });
+      }
+      counters.inc('rejected_total', { reason: status === 401 ? 'unauthenticated' : 'forbidden' });
+      log.warn({ status, reason }, 'refused a sender');
+      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
+      send(res, { status, headers, body: { error: status === 401 ? 'unauthenticated' : 'forbidden', reason } });
+    } catch (error) {
+      next(error);
+    }
+  }
+
+  /** `subject`: the authenticated sender, or null when senders are not authenticated. */
+  async function handle(req: Request, subject: string | null): Promise<Reply> {
     const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
     if ('error' in read) return badRequest(read.error);
     const event = read.event;
 
-    if (event['knativeerrorcode'] !== undefined) return deadLetter(event);
+    if (event['knativeerrorcode'] !== undefined) return deadLetter(event, subject);
 
     switch (event.type) {
       case EVENT_TYPES.add:
@@ -167,7 +194,7 @@ export function createApp(opts: AppOptions): express.Express {
     return { status: 200, headers: { 'x-advance-decision': 'sweep', 'x-advance-swept': String(result.listed) } };
   }
 
-  async function deadLetter(event: CloudEvent<unknown>): Promise<Reply> {
+  async function deadLetter(event: CloudEvent<unknown>, subject: string | null): Promise<Reply> {
     const code = String(event['knativeerrorcode']);
     const dest = String(event['knativeerrordest'] ?? '');
     const raw = event['knativeerrordata'];
@@ -175,8 +202,9 @@ export function createApp(opts: AppOptions): express.Express {
     counters.inc('dead_letters_total', { code });
     log.warn({ event: event.type, id: event.id, code, dest, detail }, 'dead-lettered event');
     const parsed = parseAction(event.data);
-    if (kube && parsed.valid !== null) {
-      const regarding = parsed.valid ? parsed.action : parsed.envelope;
+    // Recording it is a write nothing can prove: only for a sender Knative authenticated.
+    if (kube && subject !== null && parsed.valid !== null) {
+      const regarding = parsed.envelope;
       try {
         await kube.recordEvent({
           regarding,

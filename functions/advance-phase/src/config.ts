@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { describe } from './action.js';
+import { parseSenders } from './senders.js';
 
 const flag = z.pipe(z.enum(['true', 'false', '1', '0', '']), z.transform((v) => v === 'true' || v === '1'));
 /** A whole number from an environment string, within bounds, with a default when unset. */
@@ -20,6 +21,22 @@ export const Config = z.object({
   MAX_BODY_BYTES: count(1024, Number.MAX_SAFE_INTEGER, 1024 * 1024),
   SWEEP_PAGE_SIZE: count(1, 5000, 500),
   SWEEP_CONCURRENCY: count(1, 256, 8),
+  /**
+   * Knative OIDC sender authentication: `oidc` requires a token from a sender, `none` checks
+   * nothing, `auto` requires one when the senders' status shows OIDC is on in the cluster.
+   */
+  SENDER_AUTH: z._default(z.enum(['auto', 'oidc', 'none']), 'auto'),
+  /** The audience tokens must be for: config/knative's `audience` on the Trigger and PingSource. */
+  SENDER_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'serving.knative.dev/service/advance-phase/advance-phase'),
+  /** The Knative objects that may send, `kind/namespace/name` (config/knative's Trigger and PingSource). */
+  SENDERS: z.prefault(
+    z.pipe(z.string(), z.transform((text, ctx) => {
+      const refs = parseSenders(text);
+      if (typeof refs === 'string') ctx.issues.push({ code: 'custom', message: refs, input: text });
+      return typeof refs === 'string' ? [] : refs;
+    })),
+    'trigger/advance-phase/advance-phase,pingsource/advance-phase/advance-phase-sweep',
+  ),
 });
 export type Config = z.infer<typeof Config>;
 

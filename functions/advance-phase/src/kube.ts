@@ -7,6 +7,8 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Envelope } from './action.js';
+import type { AuthApi } from './auth.js';
+import type { SenderRef } from './senders.js';
 import { goJson, type PatchOperation } from './status-patch.js';
 
 export type WriteResult = 'ok' | 'conflict' | 'gone';
@@ -60,7 +62,13 @@ export function loadKubeConfig(source: 'kubeconfig' | 'in-cluster'): KubeConfig 
 const AUTH_TTL_MS = 60_000; // in-cluster tokens rotate hourly; re-read the file well before
 const MAX_SOCKETS = 16;
 
-export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase'): Kube {
+/** Where each kind of sender lives in the API. */
+const SENDER_API: Record<SenderRef['kind'], string> = {
+  trigger: '/apis/eventing.knative.dev/v1/namespaces/%s/triggers/%s',
+  pingsource: '/apis/sources.knative.dev/v1/namespaces/%s/pingsources/%s',
+};
+
+export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase'): Kube & AuthApi {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
@@ -131,7 +139,28 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     throw new KubeError(res.status, res.text, what);
   }
 
+  async function getJson(path: string, what: string, missing: 'null' | 'throw' = 'throw'): Promise<unknown> {
+    const res = await call('GET', `${prefix}${path}`);
+    if (res.status === 404 && missing === 'null') return null;
+    if (res.status !== 200) throw new KubeError(res.status, res.text, what);
+    return JSON.parse(res.text) as unknown;
+  }
+
   return {
+    // The API server's own view of its service-account issuer: the keys it signs tokens with.
+    async issuerKeys() {
+      const [issuer, jwks] = await Promise.all([
+        getJson('/.well-known/openid-configuration', 'OIDC discovery'),
+        getJson('/openid/v1/jwks', 'service-account signing keys'),
+      ]);
+      return { issuer, jwks };
+    },
+
+    sender({ kind, namespace, name }) {
+      const [ns, n] = [encodeURIComponent(namespace), encodeURIComponent(name)];
+      return getJson(SENDER_API[kind].replace('%s', ns).replace('%s', n), `get ${kind} ${namespace}/${name}`, 'null');
+    },
+
     async patchStatus(namespace, name, patch) {
       const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, 'application/json-patch+json');
       return writeResult(res, `patch ${namespace}/${name} status`);
