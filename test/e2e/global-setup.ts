@@ -10,8 +10,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const stack = await startStack();
-  const { bed, cluster, dir, functionKubeconfig, detached } = stack;
-  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached });
+  // OIDC on: the configuration this project recommends. The bench's stack runs with it off.
+  const stack = await startStack({ oidc: true });
+  const { bed, cluster, dir, functionKubeconfig, detached, oidc } = stack;
+  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached, oidc });
   return stack.stop;
 }

@@ -50,6 +50,8 @@ export interface StackInfo {
   /** A kubeconfig as the function's ServiceAccount (the bench runs the function itself with it). */
   functionKubeconfig: string;
   detached: boolean;
+  /** Knative's OIDC sender authentication is on, and config/knative/overlays/oidc applied. */
+  oidc: boolean;
 }
 
 export interface Stack extends StackInfo {
@@ -80,6 +82,8 @@ export interface StackOptions {
   sweepSchedule?: string;
   /** Keep an audit log of every API request (see ClusterInfo.auditLog): the bench counts calls. */
   auditPolicy?: boolean;
+  /** Turn on Knative's OIDC sender authentication (the README's cluster-admin step) and apply config/knative/overlays/oidc. */
+  oidc?: boolean;
   log?: (line: string) => void;
 }
 
@@ -98,25 +102,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   try {
     const admin = bed.admin;
-    log('stack: the README\'s cluster-admin step, the Action CRD, config/knative, the function');
-    await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/config-features-patch.yaml');
+    const oidc = opts.oidc ?? false;
+    const wiring = oidc ? 'config/knative/overlays/oidc' : 'config/knative';
+    log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
+    for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
+      await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', `config/knative/cluster/${patch}`);
+    }
     await admin.installCrd();
-    // The webhook reads config-features through an informer: it may refuse retryAfterMax a moment longer.
-    await until('config/knative to be admitted', () => admin.kubectl('apply', '-k', 'config/knative').then(() => true, () => false), 20_000, 250);
+    // The webhook reads config-features through an informer: it may refuse retryAfterMax (and an
+    // EventPolicy) a moment longer.
+    await until(`${wiring} to be admitted`, () => admin.kubectl('apply', '-k', wiring).then(() => true, () => false), 20_000, 250);
     if (opts.sweepSchedule) {
       await admin.request('PATCH', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`, { spec: { schedule: opts.sweepSchedule } }, 'application/merge-patch+json');
     }
     await deployFunction(admin, NS);
     await waitAvailable(admin, NS, ['advance-phase'], 60_000);
     log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
-    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, 'brokers,triggers,apiserversources,pingsources', '--all').catch(async (error: Error) => {
+    const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
+    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all').catch(async (error: Error) => {
       const objects = await admin.kubectl('get', 'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods', '-A');
       throw new Error(`${error.message}\n${objects}\n${logTails(bed.dir)}`);
     });
     const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
     await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);
     const { admin: _admin, stop: _stop, ...bedInfo } = bed;
-    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached };
+    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached, oidc };
     const stack = withControls(info);
     await waitForChain(admin);
     log(`stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`);

@@ -1,5 +1,6 @@
 // Starts the whole local chain detached (stop it with stack:down). The last stdout line is
-// KUBECONFIG=<path>; kubectl is printed on stderr.
+// KUBECONFIG=<path>; kubectl is printed on stderr. `-- --oidc`: with Knative's OIDC sender
+// authentication on and config/knative/overlays/oidc applied.
 import { isStackRunning, readDetachedStack, stackStatePath, startStack } from './stack.js';
 
 const existing = await readDetachedStack();
@@ -12,7 +13,7 @@ if (existing && isStackRunning(existing)) {
     console.error('stack:up: clearing a stack that is no longer running');
     await existing.stop();
   }
-  const stack = await startStack({ detached: true });
+  const stack = await startStack({ detached: true, oidc: process.argv.includes('--oidc') });
   console.error(`stack:up: logs in ${stack.dir}; function log: ${stack.logFiles('function').at(-1)}`);
   kubeconfig = stack.cluster.kubeconfig;
 }

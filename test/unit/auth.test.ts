@@ -107,6 +107,17 @@ describe('senderAuth', () => {
     expect(await check(on)).toMatchObject({ ok: false, status: 401 });
   });
 
+  it('auto: a token while OIDC looked off reads the senders again (OIDC just turned on)', async () => {
+    let account: string | undefined;
+    let ms = 0;
+    const auto = senderAuth({ mode: 'auto', audience: AUDIENCE, senders: SENDERS, api: api({ account: () => account }), clock: () => ms });
+    expect(await check(auto)).toEqual({ ok: true, subject: null });
+    account = TRIGGER_SA;
+    ms = 6_000;
+    expect(await check(auto, await token())).toEqual({ ok: true, subject: SUBJECT });
+    expect(await check(auto)).toMatchObject({ ok: false, status: 401 });
+  });
+
   it('oidc: refuses everything while no sender has an OIDC identity', async () => {
     const auth = oidc(api({ account: () => undefined }));
     expect(await check(auth, await token())).toMatchObject({ ok: false, status: 403 });

@@ -88,15 +88,17 @@ export function senderAuth(opts: {
       return known;
     },
     async check(authorization) {
+      const token = /^Bearer (\S+)$/i.exec(authorization ?? '')?.[1];
       let known: Senders;
       try {
         known = await senders.get(false);
+        // A token while the senders showed no OIDC identity: OIDC may have just been turned on.
+        if (mode === 'auto' && known.subjects.length === 0 && token) known = await senders.get(true);
       } catch (error) {
         return { ok: false, status: 503, reason: `cannot read the senders: ${(error as Error).message}` };
       }
       // auto: a cluster without OIDC sends no tokens; the writes' own proofs still hold.
       if (mode === 'auto' && known.subjects.length === 0) return { ok: true, subject: null };
-      const token = /^Bearer (\S+)$/i.exec(authorization ?? '')?.[1];
       if (!token) return { ok: false, status: 401, reason: 'no bearer token: only Knative senders with OIDC may post here' };
       let verified: { sub: string } | string;
       try {
