@@ -250,6 +250,8 @@ export async function createServiceAccountToken(
   namespace: string,
   name: string,
   expirationSeconds = 3600,
+  /** Default: the API server's own (its issuer). */
+  audiences?: string[],
 ): Promise<string> {
   const base = `/api/v1/namespaces/${namespace}/serviceaccounts`;
   const created = await api(cluster, 'POST', base, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
@@ -259,7 +261,7 @@ export async function createServiceAccountToken(
   const res = await api(cluster, 'POST', `${base}/${name}/token`, {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
-    spec: { expirationSeconds },
+    spec: { expirationSeconds, ...(audiences ? { audiences } : {}) },
   });
   const token = res.status === 201 ? (JSON.parse(res.body) as { status?: { token?: string } }).status?.token : undefined;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${name}: ${res.status} ${res.body}`);

@@ -3,6 +3,7 @@
 // is fired by Knative's mtping from the shipped PingSource, its schedule shortened here.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack, NS } from '../stack/stack.js';
 import { finished, functionLog, gaps, phaseOf, until } from '../support/chain.js';
 
@@ -21,9 +22,17 @@ beforeAll(async () => {
   await stack.namespaces(['e2e-kill', 'e2e-dispatcher', 'e2e-before', 'e2e-dead']);
 });
 afterAll(async () => {
-  const shipped = readFileSync(new URL('../../config/knative/pingsource.yaml', import.meta.url), 'utf8');
+  const shipped = readFileSync(new URL('../../config/knative/base/pingsource.yaml', import.meta.url), 'utf8');
   await schedule(/schedule: "([^"]+)"/.exec(shipped)?.[1] as string);
 });
+
+/** With OIDC on, a token for the ApiServerSource's own identity and the Broker's audience. */
+async function asTheSource(): Promise<Record<string, string>> {
+  if (!stack.oidc) return {};
+  const source = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`);
+  const token = await createServiceAccountToken(stack.cluster, NS, source.body.status.auth.serviceAccountName, 600, [`eventing.knative.dev/broker/${NS}/advance-phase`]);
+  return { authorization: `Bearer ${token}` };
+}
 
 describe('recovery', () => {
   it('finishes every phase when the function is killed mid-run and restarted', async () => {
@@ -67,10 +76,12 @@ describe('recovery', () => {
 
   it('records an event that could only be dead-lettered', async () => {
     // Not an Action: the function answers 400, which Knative does not retry, so the dispatcher
-    // hands it to the Trigger's dead-letter sink, the function again.
+    // hands it to the Trigger's dead-letter sink, the function again. With OIDC on, the Broker
+    // admits only the ApiServerSource: the event is sent as it (a token for its identity).
     const res = await fetch(await stack.brokerUrl(), {
       method: 'POST',
       headers: {
+        ...(await asTheSource()),
         'content-type': 'application/json',
         'ce-specversion': '1.0',
         'ce-type': 'dev.knative.apiserver.resource.update',

@@ -144,7 +144,7 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
   });
 
   it('understands the function as intended', () => {
-    const serviceAccounts = parseAllDocuments(readFileSync(join(ROOT, 'config/knative/function-rbac.yaml'), 'utf8'))
+    const serviceAccounts = parseAllDocuments(readFileSync(join(ROOT, 'config/knative/base/function-rbac.yaml'), 'utf8'))
       .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } } | null)
       .filter((d) => d?.kind === 'ServiceAccount');
     expect(serviceAccounts).toHaveLength(1);

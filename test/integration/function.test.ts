@@ -26,7 +26,7 @@ const clock = () => new Date(Date.now() + skew * 1000);
 
 beforeAll(async () => {
   for (const ns of ['fn-a', 'fn-b', 'advance-phase']) await admin.namespace(ns);
-  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/function-rbac.yaml');
+  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml');
   const token = await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase');
   const kubeconfig = join(cluster.dir, 'function.kubeconfig');
   await writeKubeconfigForToken(cluster, token, kubeconfig);

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 
 beforeAll(async () => {
   for (const ns of ['advance-phase', 'rbac-elsewhere']) await admin.namespace(ns);
-  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/function-rbac.yaml', '-f', 'config/knative/source-rbac.yaml');
+  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml', '-f', 'config/knative/base/source-rbac.yaml');
 });
 
 async function can(user: string, ...args: string[]): Promise<boolean> {

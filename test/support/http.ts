@@ -37,8 +37,9 @@ export function request(event: CloudEventJson, mode: Mode): RequestInit {
   return { method: 'POST', headers, body: JSON.stringify(data) };
 }
 
-export async function post(url: string, event: CloudEventJson, mode: Mode) {
-  const res = await fetch(url, request(event, mode));
+export async function post(url: string, event: CloudEventJson, mode: Mode, headers: Record<string, string> = {}) {
+  const init = request(event, mode);
+  const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...headers } });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
 }

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
 
   it('names the senders and the audience config/knative gives them', () => {
     const config = loadConfig({});
-    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    const yaml = (file: string) => parse(readFileSync(`config/knative/base/${file}`, 'utf8'));
     const trigger = yaml('trigger.yaml');
     const ping = yaml('pingsource.yaml');
     const ns = yaml('kustomization.yaml').namespace;

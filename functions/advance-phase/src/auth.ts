@@ -117,8 +117,9 @@ export function senderAuth(opts: {
 
 async function readSenders(api: AuthApi, refs: SenderRef[]): Promise<Senders> {
   const result: Senders = { subjects: [], unauthenticated: [] };
-  for (const ref of refs) {
-    const object = await api.sender(ref);
+  const objects = await Promise.all(refs.map((ref) => api.sender(ref)));
+  for (const [i, ref] of refs.entries()) {
+    const object = objects[i];
     const parsed = SenderStatus.safeParse(object);
     const account = parsed.success ? parsed.data.status?.auth?.serviceAccountName : undefined;
     if (account) result.subjects.push(`system:serviceaccount:${ref.namespace}:${account}`);

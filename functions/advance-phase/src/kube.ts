@@ -98,7 +98,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     return { agent, headers: auth.headers };
   }
 
-  async function call(method: string, path: string, body?: unknown, contentType = 'application/json') {
+  async function call(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json') {
     const { agent: via, headers } = await connection();
     const payload = body === undefined ? undefined : goJson(body);
     const lib = server.protocol === 'https:' ? https : http;
@@ -113,7 +113,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
           agent: via,
           headers: {
             ...headers,
-            accept: 'application/json',
+            accept,
             ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
           },
         },
@@ -139,8 +139,8 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     throw new KubeError(res.status, res.text, what);
   }
 
-  async function getJson(path: string, what: string, missing: 'null' | 'throw' = 'throw'): Promise<unknown> {
-    const res = await call('GET', `${prefix}${path}`);
+  async function getJson(path: string, what: string, missing: 'null' | 'throw' = 'throw', accept?: string): Promise<unknown> {
+    const res = await call('GET', `${prefix}${path}`, undefined, undefined, accept);
     if (res.status === 404 && missing === 'null') return null;
     if (res.status !== 200) throw new KubeError(res.status, res.text, what);
     return JSON.parse(res.text) as unknown;
@@ -151,7 +151,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     async issuerKeys() {
       const [issuer, jwks] = await Promise.all([
         getJson('/.well-known/openid-configuration', 'OIDC discovery'),
-        getJson('/openid/v1/jwks', 'service-account signing keys'),
+        getJson('/openid/v1/jwks', 'service-account signing keys', 'throw', 'application/jwk-set+json'),
       ]);
       return { issuer, jwks };
     },

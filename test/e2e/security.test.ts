@@ -1,0 +1,83 @@
+// Attacks on the running chain with Knative's OIDC on: requests to the function with no token,
+// with a valid token of another ServiceAccount, with the Trigger's own identity for another
+// audience, and an event slipped in through the Broker by a pod of its namespace. Each must be
+// refused with nothing written, while the real chain walks every Action (the rest of the suite).
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import { loadConfig } from '../../functions/advance-phase/src/config.js';
+import { createServiceAccountToken } from '../cluster/cluster.js';
+import { attachStack, NS } from '../stack/stack.js';
+import { phaseOf, until } from '../support/chain.js';
+import { post, type CloudEventJson } from '../support/http.js';
+
+const info = inject('stack');
+const stack = attachStack(info);
+const admin = stack.admin;
+const { SENDER_AUDIENCE } = loadConfig({});
+const BROKER_AUDIENCE = `eventing.knative.dev/broker/${NS}/advance-phase`;
+const ns = 'e2e-attack';
+
+/** A token the cluster's issuer signs for `audiences`, as the ServiceAccount `name` of `namespace`. */
+const tokenOf = (namespace: string, name: string, audiences: string[]) => createServiceAccountToken(info.cluster, namespace, name, 600, audiences);
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The object as an update event, its history rewritten: the attack of the issue that filed this. */
+function forged(object: Action): CloudEventJson {
+  const data = structuredClone(object);
+  data.status.timestamps = [{ one: '2020-01-01T00:00:00Z' }];
+  return {
+    specversion: '1.0',
+    type: 'dev.knative.apiserver.resource.update',
+    source: 'https://kubernetes.default.svc',
+    id: `forged-${Date.now()}`,
+    subject: `/apis/core.opdemo.net/v1/namespaces/${ns}/actions/${object.metadata.name}`,
+    data,
+  };
+}
+
+let victim: Action;
+beforeAll(async () => {
+  expect(info.oidc).toBe(true);
+  await stack.namespaces([ns]);
+  await admin.createAction(ns, 'victim', { phases: ['one', 'two'], delay: 600 });
+  await until('the first phase', async () => (await phaseOf(admin, ns, 'victim')) === 'one');
+  victim = (await admin.getAction(ns, 'victim')).body as unknown as Action;
+});
+
+const unchanged = async () => expect((await admin.getAction(ns, 'victim')).body).toEqual(victim);
+
+describe('with OIDC on, the function takes events from its senders only', () => {
+  it('no token: 401', async () => {
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    await unchanged();
+  });
+
+  it('a valid token of another ServiceAccount, for the function\'s audience: 403', async () => {
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(ns, 'intruder', [SENDER_AUDIENCE])));
+    expect(res.status).toBe(403);
+    await unchanged();
+  });
+
+  it('the Trigger\'s own identity, minted for another audience (a token meant for the Broker): 401', async () => {
+    const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
+    const account = trigger.body.status.auth.serviceAccountName;
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, account, [BROKER_AUDIENCE])));
+    expect(res.status).toBe(401);
+    await unchanged();
+  });
+
+  it('an event posted to the Broker by any other pod of its namespace: refused by the EventPolicy', async () => {
+    const res = await post(await stack.brokerUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, 'default', [BROKER_AUDIENCE])));
+    expect(res.status).toBe(403);
+    await unchanged();
+  });
+
+  it('the Trigger\'s identity itself, had it leaked: the forged history is still not written', async () => {
+    const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, trigger.body.status.auth.serviceAccountName, [SENDER_AUDIENCE])));
+    expect(res.status).toBe(503); // the genuine object is not due for ~10 minutes
+    await unchanged();
+  });
+});
