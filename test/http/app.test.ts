@@ -45,7 +45,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
         decision: { kind: 'advance', phase: 'provision', position: 0 },
         patch: expect.arrayContaining([
           { op: 'test', path: '/metadata/uid', value: '6f1c2a3e-0d4b-4c5e-9f61-2b7d8e9a0c11' },
-          { op: 'test', path: '/status', value: { timestamps: [] } },
+          { op: 'test', path: '/status', value: { timestamps: [], observedGeneration: 0 } },
           { op: 'add', path: '/status/timestamps/-', value: { provision: NOW.toISOString() } },
           { op: 'add', path: '/status/phase', value: 'provision' },
         ]),

@@ -29,7 +29,7 @@ describe('the Action CRD on kube-apiserver', () => {
     expect((res.body as { spec: unknown }).spec).toEqual(Spec.parse({ phases: ['a'] }));
     const served = await admin.request<Action>('GET', `${ACTIONS}/namespaces/${ns}/actions/defaulted`);
     expect(served.body.status).toEqual(Action.parse(served.body).status);
-    expect(served.body.status).toEqual({ timestamps: [] });
+    expect(served.body.status).toEqual({ timestamps: [], observedGeneration: 0 });
   });
 
   it('shows phase, progress, state, next due time and delay in kubectl get', async () => {

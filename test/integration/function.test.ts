@@ -2,66 +2,31 @@
 // ServiceAccount (RBAC from config/knative). Events are posted exactly as ApiServerSource sends
 // them; the function's clock is moved forward instead of sleeping; API calls are counted from
 // the API server's audit log.
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
-import { createApp } from '../../functions/advance-phase/src/app.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
-import { createLogger } from '../../functions/advance-phase/src/log.js';
-import { Counters } from '../../functions/advance-phase/src/metrics.js';
-import { createServiceAccountToken, writeKubeconfigForToken } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { auditEventsSince, auditMark as auditMarkOf } from '../support/audit.js';
 import { starts } from '../support/chain.js';
-import { post, serve, type CloudEventJson, type Served } from '../support/http.js';
+import { serveFunction, type FunctionUnderTest } from '../support/function.js';
+import { post } from '../support/http.js';
 
 const cluster = inject('cluster');
 const admin = new Admin(cluster);
 const FUNCTION_USER = 'system:serviceaccount:advance-phase:advance-phase';
 
-let server: Served;
-let skew = 0; // seconds the function's clock runs ahead of the wall clock
-const clock = () => new Date(Date.now() + skew * 1000);
-
+let fn: FunctionUnderTest;
 beforeAll(async () => {
-  for (const ns of ['fn-a', 'fn-b', 'advance-phase']) await admin.namespace(ns);
-  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml');
-  const token = await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase');
-  const kubeconfig = join(cluster.dir, 'function.kubeconfig');
-  await writeKubeconfigForToken(cluster, token, kubeconfig);
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const app = createApp({
-    kube: kubeFor(kc),
-    auth: null, // no OIDC: what protects the writes here is their own proof
-    log: createLogger('silent'),
-    counters: new Counters(),
-    maxBodyBytes: 1024 * 1024,
-    sweep: { pageSize: 2, concurrency: 4 },
-    now: clock,
-  });
-  server = await serve(app);
+  for (const ns of ['fn-a', 'fn-b']) await admin.namespace(ns);
+  fn = await serveFunction(cluster);
 });
-afterAll(() => server?.close());
+afterAll(() => fn?.close());
 
-let ids = 0;
-function event(type: 'add' | 'update' | 'delete', object: unknown): CloudEventJson {
-  const o = object as Action;
-  return {
-    specversion: '1.0',
-    type: `dev.knative.apiserver.resource.${type}`,
-    source: cluster.server,
-    id: `it-${++ids}`,
-    subject: `/apis/core.opdemo.net/v1/namespaces/${o.metadata.namespace}/actions/${o.metadata.name}`,
-    kind: 'Action',
-    name: o.metadata.name,
-    namespace: o.metadata.namespace,
-    apiversion: 'core.opdemo.net/v1',
-    data: object,
-  };
-}
-const send = (type: 'add' | 'update' | 'delete', object: unknown) => post(server.url, event(type, object), 'binary');
+const send = (type: 'add' | 'update' | 'delete', object: unknown) => fn.send(type, object);
+/** Moves the function's clock this many seconds ahead of the wall clock. */
+const setSkew = (seconds: number) => void (fn.skew = seconds);
+let names = 0;
 
 async function create(ns: string, name: string, spec: Record<string, unknown>): Promise<Action> {
   const res = await admin.createAction(ns, name, spec);
@@ -110,7 +75,7 @@ describe('one Action through its phases, event by event', () => {
   });
 
   it('due: exactly one write, the next phase, spaced by the delay', async () => {
-    skew = 5;
+    setSkew(5);
     const mark = auditMark();
     const res = await send('update', snapshots[1]);
     expect(res.status).toBe(200);
@@ -123,7 +88,7 @@ describe('one Action through its phases, event by event', () => {
   });
 
   it('a stale snapshot: the failed test (422) is read back and ends that chain, no phase twice', async () => {
-    skew = 100;
+    setSkew(100);
     const mark = auditMark();
     const res = await send('update', snapshots[1]); // position 1; the object is at 2 now
     expect(res.status).toBe(200);
@@ -155,7 +120,7 @@ describe('one Action through its phases, event by event', () => {
     const res = await admin.request<{ items: { reason: string; note: string; regarding: { uid: string } }[] }>('GET', '/apis/events.k8s.io/v1/namespaces/fn-a/events');
     const mine = res.body.items.filter((e) => e.regarding.uid === uid);
     expect(mine.map((e) => e.note).sort()).toEqual(['phase 1 provision started', 'phase 2 configure started', 'phase 3 verify started']);
-    skew = 0;
+    setSkew(0);
   });
 });
 
@@ -186,10 +151,10 @@ describe('TTL after finishing', () => {
     const early = await send('update', finished);
     expect(early.status).toBe(503);
     expect(early.headers.get('x-advance-reason')).toBe('ttl');
-    skew = 3;
+    setSkew(3);
     const mark = auditMark();
     const late = await send('update', finished);
-    skew = 0;
+    setSkew(0);
     expect(late.headers.get('x-advance-decision')).toBe('delete');
     expect((await admin.getAction('fn-a', 'ttl')).status).toBe(404);
     // A delete cannot test the spec, so it deletes only the version the function read itself.
@@ -216,7 +181,7 @@ describe('the sweep', () => {
     for (const ns of namespaces) for (const n of [1, 2, 3]) await create(ns, `swept-${n}`, { phases: ['a', 'b'], delay: 1 });
     await send('add', await create('sweep-b', 'done-already', { phases: ['a'] }));
     const mark = auditMark();
-    const res = await post(server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/sweep', id: 'ping-1', data: {} }, 'binary');
+    const res = await post(fn.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/sweep', id: 'ping-1', data: {} }, 'binary');
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     for (const ns of namespaces) {
@@ -229,9 +194,9 @@ describe('the sweep', () => {
     expect(lists.length).toBeGreaterThan(0);
     for (const e of lists) expect(e.requestURI).toContain('fieldSelector=status.state');
 
-    skew = 1;
-    await post(server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} }, 'binary');
-    skew = 0;
+    setSkew(1);
+    await post(fn.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} }, 'binary');
+    setSkew(0);
     for (const ns of namespaces) {
       for (const n of [1, 2, 3]) expect((await current(ns, `swept-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
     }
@@ -256,10 +221,10 @@ describe('writes carry their own proof', () => {
     await send('add', created);
     const running = await current('fn-b', 'labelled');
     expect((await admin.patchAction('fn-b', 'labelled', { metadata: { labels: { team: 'x' } } })).status).toBe(200);
-    skew = 1;
+    setSkew(1);
     const mark = auditMark();
     const res = await send('update', running); // the snapshot from before the label
-    skew = 0;
+    setSkew(0);
     expect(res.headers.get('x-advance-phase')).toBe('b');
     expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
   });
@@ -282,7 +247,7 @@ describe('writes carry their own proof', () => {
   it('a failed test is a conflict; a status the schema refuses is an error, not a retry', async () => {
     await create('fn-b', 'verdicts', { phases: ['a'] });
     const kc = new KubeConfig();
-    kc.loadFromFile(join(cluster.dir, 'function.kubeconfig'));
+    kc.loadFromFile(fn.kubeconfig);
     const kube = kubeFor(kc);
     const wrongUid = [{ op: 'test' as const, path: '/metadata/uid', value: 'nope' }];
     expect(await kube.patchStatus('fn-b', 'verdicts', wrongUid)).toBe('conflict');
@@ -306,7 +271,7 @@ describe('forged events change nothing (a sender with the right resourceVersion)
   const writes = (calls: string[]) => calls.filter((c) => /^(patch|delete) actions\S* 2/.test(c));
 
   it.each(forgeries)('$name', async ({ forge }) => {
-    const name = `forged-${++ids}`;
+    const name = `forged-${++names}`;
     await send('add', await create('fn-b', name, { phases: ['one', 'two', 'three'], delay: 60 }));
     const before = await current('fn-b', name);
     const forged = structuredClone(before);

@@ -15,7 +15,7 @@ export function action(
     kind: KIND,
     metadata: { name: 'demo', namespace: 'default', uid: 'uid-1', resourceVersion: '1', generation: 1, ...meta },
     spec: { phases: ['provision', 'configure', 'verify', 'done'], delay: 5, ...spec },
-    status: status ?? { timestamps: [] }, // what the API server defaults an absent status to
+    status: status ?? { timestamps: [], observedGeneration: 0 }, // what the API server defaults an absent status to
   };
 }
 

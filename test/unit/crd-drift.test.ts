@@ -42,10 +42,21 @@ describe('crds/action.yaml matches the zod schema', () => {
 
   it('defaults an absent status as zod does, so every object shows the history a write extends', () => {
     const status = root.properties?.['status'] as Schema;
-    const timestamps = status.properties?.['timestamps'] as Schema;
-    expect({ ...(status['default'] as object), timestamps: timestamps['default'] }).toEqual(
-      Action.parse({ ...action(), status: undefined }).status,
-    );
+    const defaults = Object.entries(status.properties ?? {}).filter(([, p]) => 'default' in p).map(([name, p]) => [name, p['default']]);
+    expect({ ...(status['default'] as object), ...Object.fromEntries(defaults) }).toEqual(Action.parse({ ...action(), status: undefined }).status);
+  });
+
+  it('describes the kind and every spec and status field, for kubectl explain', () => {
+    const undescribed: string[] = [];
+    const walk = (schema: Schema, path: string) => {
+      if (!schema['description']) undescribed.push(path);
+      for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${name}`);
+      if (schema.items?.properties) for (const [name, child] of Object.entries(schema.items.properties)) walk(child, `${path}[].${name}`);
+    };
+    if (!root['description']) undescribed.push('(kind)');
+    walk(spec, 'spec');
+    walk(root.properties?.['status'] as Schema, 'status');
+    expect(undescribed).toEqual([]);
   });
 
   it('lets the sweep select on status.state, whose values zod knows', () => {

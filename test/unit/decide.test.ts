@@ -28,6 +28,7 @@ describe('decide', () => {
     });
     expect(d.status.conditions).toEqual([
       expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Running' }),
+      expect.objectContaining({ type: 'Reconciling', status: 'True', reason: 'Running' }),
     ]);
   });
 
@@ -110,7 +111,11 @@ describe('decide', () => {
     const first = fast(a, at(30));
     expect(first).toMatchObject({ kind: 'update' });
     if (first.kind !== 'update') throw new Error('unreachable');
-    expect(first.status.conditions?.[0]).toMatchObject({ reason: 'Paused', status: 'Unknown' });
+    expect(first.status).toMatchObject({ state: 'Paused' });
+    expect(first.status.conditions).toEqual([
+      expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Paused' }),
+      expect.objectContaining({ type: 'Reconciling', status: 'False', reason: 'Paused', message: expect.stringContaining('paused before phase 2 configure') }),
+    ]);
     expect(first.status).not.toHaveProperty('nextPhaseAt');
     const recorded = { ...a, status: first.status };
     expect(fast(recorded, at(30))).toEqual({ kind: 'done', reason: 'paused' });
@@ -167,7 +172,11 @@ describe('decide', () => {
       expect(d).toMatchObject({ kind: 'reject', reason: expect.stringContaining('spec.phases') });
       if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
       expect(d.status).toMatchObject({ state: 'Failed', timestamps: bad.status.timestamps });
-      expect(d.status['conditions']).toEqual([expect.objectContaining({ status: 'False', reason: 'InvalidSpec' })]);
+      expect(d.status['conditions']).toEqual([
+        expect.objectContaining({ type: 'Succeeded', status: 'False', reason: 'InvalidSpec' }),
+        expect.objectContaining({ type: 'Reconciling', status: 'False', reason: 'InvalidSpec' }),
+        expect.objectContaining({ type: 'Stalled', status: 'True', reason: 'InvalidSpec' }),
+      ]);
 
       const recorded = parseAction({ ...bad, status: d.status });
       if (recorded.valid !== false) throw new Error('expected an invalid spec');

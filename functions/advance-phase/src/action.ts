@@ -21,8 +21,8 @@ export const LIMITS = {
   maxTtl: 31_536_000, // one year
 } as const;
 
-/** The Succeeded condition's reasons, and the run's summary in status.state. */
-export const State = z.enum(['Running', 'Expiring', 'Succeeded', 'Failed']);
+/** The run's summary in status.state (and `kubectl get actions`' STATE column). */
+export const State = z.enum(['Running', 'Paused', 'Expiring', 'Succeeded', 'Failed']);
 export type State = z.infer<typeof State>;
 
 // RFC 3339 as the API server checks `format: date-time` (offset required, fraction optional).
@@ -59,16 +59,17 @@ export const Condition = z.object({
 export type Condition = z.infer<typeof Condition>;
 
 // Unknown status fields are dropped, not refused: status is ours to write, and the CRD prunes them.
-// The API server defaults an absent status to `{timestamps: []}` (the CRD says so too), so every
-// object it serves shows the history a write extends, even before the first phase: that is what
-// lets the first write prove, with a JSON Patch `test`, that no phase has begun.
+// The API server defaults an absent status to `{timestamps: [], observedGeneration: 0}` (the CRD
+// says so too), so every object it serves shows the history a write extends, even before the
+// first phase: that is what lets the first write prove, with a JSON Patch `test`, that no phase
+// has begun. Generation 0 observed makes kstatus read a new Action as InProgress.
 export const Status = z.object({
   phase: z.optional(z.string()),
   timestamps: z._default(z.array(Timestamp), []),
   state: z.optional(State),
   progress: z.optional(z.string()),
   nextPhaseAt: z.optional(DateTime),
-  observedGeneration: z.optional(Generation),
+  observedGeneration: z._default(Generation, 0),
   conditions: z.optional(z.array(Condition)),
 });
 export type Status = z.infer<typeof Status>;
@@ -90,7 +91,7 @@ export const Envelope = z.looseObject({
 });
 export type Envelope = z.infer<typeof Envelope>;
 
-export const Action = z.extend(Envelope, { spec: Spec, status: z._default(Status, { timestamps: [] }) });
+export const Action = z.extend(Envelope, { spec: Spec, status: z._default(Status, { timestamps: [], observedGeneration: 0 }) });
 export type Action = z.infer<typeof Action>;
 
 /**

@@ -3,7 +3,18 @@
 import * as z from 'zod/mini';
 import { Condition, type Action, type State, type Status, type Timestamp } from './action.js';
 
-export const CONDITION_TYPE = 'Succeeded';
+/**
+ * The conditions the function writes. `Succeeded` is Tekton's and Job's (what `kubectl wait
+ * --for=condition=Succeeded` users rely on): Unknown while the run goes on, True once every
+ * phase has begun, False for an invalid spec. `Reconciling` and `Stalled` are the "abnormal-true"
+ * pair kstatus reads (Flux's health checks, kpt, cli-utils appliers): Reconciling=True while
+ * phases are still ahead (InProgress), Stalled=True for an invalid spec (Failed), neither once
+ * finished or paused (Current).
+ */
+export const CONDITIONS = { succeeded: 'Succeeded', reconciling: 'Reconciling', stalled: 'Stalled' } as const;
+export const CONDITION_TYPE = CONDITIONS.succeeded;
+
+type ConditionValue = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
 /** When the phase in this entry began, in epoch milliseconds. */
 export function startOf(entry: Timestamp): number {
@@ -12,8 +23,13 @@ export function startOf(entry: Timestamp): number {
 }
 
 /**
- * The status the object should show for these timestamps. Deterministic except for the
- * condition's lastTransitionTime, which moves only when the condition's status changes.
+ * The status the object should show for these timestamps. Deterministic except for each
+ * condition's lastTransitionTime, which moves only when that condition's status changes.
+ *
+ * A paused Action is Current to kstatus, not InProgress: the pause is a state its owner asked
+ * for, so a GitOps wait (Flux `wait: true`, `kpt live apply`) completes instead of hanging until
+ * a person resumes it. `state: Paused` and the conditions' messages say so; Argo CD's health
+ * check shows it Suspended; `kubectl wait --for=condition=Succeeded` still waits for the end.
  */
 export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date): Status {
   const { phases, delay, paused, ttlSecondsAfterFinished: ttl } = action.spec;
@@ -23,30 +39,43 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
   const last = timestamps.at(-1);
   const current = last ? Object.keys(last)[0] : undefined;
   const due = last ? new Date(startOf(last) + delay * 1000).toISOString() : undefined;
+  const progress = `${Math.min(begun, phases.length)}/${phases.length}`;
 
   let state: State;
-  let condition: Pick<Condition, 'status' | 'reason' | 'message'>;
+  let succeeded: Omit<ConditionValue, 'type'>;
+  let reconciling: Omit<ConditionValue, 'type'>;
   if (finished) {
     state = ttl === undefined ? 'Succeeded' : 'Expiring';
     const expiry = ttl === undefined ? '' : `; deleted ${ttl}s after finishing`;
-    condition = { status: 'True', reason: 'Completed', message: `all ${phases.length} phases begun${expiry}` };
+    succeeded = { status: 'True', reason: 'Completed', message: `all ${phases.length} phases begun${expiry}` };
+    reconciling = { status: 'False', reason: 'Completed', message: 'no phase left to begin' };
   } else if (paused) {
-    state = 'Running';
-    condition = { status: 'Unknown', reason: 'Paused', message: `paused before phase ${phases[begun]}` };
+    state = 'Paused';
+    const message = `paused before phase ${begun + 1} ${phases[begun]} (${progress} begun); set spec.paused to false to go on`;
+    succeeded = { status: 'Unknown', reason: 'Paused', message };
+    reconciling = { status: 'False', reason: 'Paused', message };
   } else {
     state = 'Running';
-    const next = `next ${phases[begun]}${due ? ` at ${due}` : ''}`;
-    condition = { status: 'Unknown', reason: 'Running', message: `${begun}/${phases.length} phases begun; ${next}` };
+    const message = `${progress} phases begun; next ${phases[begun]}${due ? ` at ${due}` : ''}`;
+    succeeded = { status: 'Unknown', reason: 'Running', message };
+    reconciling = { status: 'True', reason: 'Running', message };
   }
 
+  // A spec that was invalid and is valid again is no longer stalled.
+  const kept = (action.status?.conditions ?? []).filter((c) => c.type !== CONDITIONS.stalled);
   return {
     ...(current === undefined ? {} : { phase: current }),
     timestamps,
     state,
-    progress: `${Math.min(begun, phases.length)}/${phases.length}`,
+    progress,
     ...(finished || paused || due === undefined ? {} : { nextPhaseAt: due }),
-    ...(generation === undefined ? {} : { observedGeneration: generation }),
-    conditions: withCondition(action.status?.conditions, { ...condition, type: CONDITION_TYPE }, generation, now),
+    observedGeneration: generation ?? 0,
+    conditions: withConditions(
+      kept,
+      [{ ...succeeded, type: CONDITIONS.succeeded }, { ...reconciling, type: CONDITIONS.reconciling }],
+      generation,
+      now,
+    ),
   };
 }
 
@@ -62,29 +91,39 @@ export function failedStatus(
 ): Record<string, unknown> {
   const { nextPhaseAt: _dropped, observedGeneration: _replaced, ...kept } = existing;
   const recorded = z.array(Condition).safeParse(existing['conditions']);
-  const conditions = recorded.success ? recorded.data : undefined;
-  const condition = { type: CONDITION_TYPE, status: 'False' as const, reason: 'InvalidSpec', message: reason };
+  const verdict = { reason: 'InvalidSpec', message: reason };
   return {
     ...kept,
     state: 'Failed',
     ...(generation === undefined ? {} : { observedGeneration: generation }),
-    conditions: withCondition(conditions, condition, generation, now),
+    conditions: withConditions(
+      recorded.success ? recorded.data : undefined,
+      [
+        { type: CONDITIONS.succeeded, status: 'False', ...verdict },
+        { type: CONDITIONS.reconciling, status: 'False', ...verdict },
+        { type: CONDITIONS.stalled, status: 'True', ...verdict },
+      ],
+      generation,
+      now,
+    ),
   };
 }
 
-function withCondition(
+/** `existing` with each of `next` set, in the order given, after the conditions it leaves alone. */
+function withConditions(
   existing: Condition[] | undefined,
-  next: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>,
+  next: ConditionValue[],
   generation: number | undefined,
   now: Date,
 ): Condition[] {
-  const others = (existing ?? []).filter((c) => c.type !== next.type);
-  const previous = existing?.find((c) => c.type === next.type);
-  const lastTransitionTime =
-    previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
-  const { type, status, reason, message } = next;
+  const types = new Set(next.map((c) => c.type));
+  const others = (existing ?? []).filter((c) => !types.has(c.type));
   return [
     ...others,
-    { type, status, reason, message, lastTransitionTime, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+    ...next.map(({ type, status, reason, message }) => {
+      const previous = existing?.find((c) => c.type === type);
+      const lastTransitionTime = previous && previous.status === status ? previous.lastTransitionTime : now.toISOString();
+      return { type, status, reason, message, lastTransitionTime, ...(generation === undefined ? {} : { observedGeneration: generation }) };
+    }),
   ];
 }
