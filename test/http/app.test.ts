@@ -4,7 +4,7 @@ import { createApp } from '../../functions/advance-phase/src/app.js';
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { KubeError, type Kube } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
-import { Counters } from '../../functions/advance-phase/src/metrics.js';
+import { Metrics } from '../../functions/advance-phase/src/metrics.js';
 import { example, post, serve, type CloudEventJson, type Mode, type Served } from '../support/http.js';
 import { ModelStore } from '../support/model-store.js';
 
@@ -13,8 +13,8 @@ const NOW = new Date('2026-11-22T10:00:07.000Z');
 const now = () => NOW;
 const log = createLogger('silent');
 
-function appWith(kube: Kube | null, counters = new Counters()) {
-  return createApp({ kube, auth: null, log, counters, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
+function appWith(kube: Kube | null, metrics = new Metrics({ processMetrics: false })) {
+  return createApp({ kube, auth: null, log, metrics, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
 }
 
 function storeFor(event: CloudEventJson): ModelStore {
@@ -88,8 +88,8 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
 
   describe('real mode: every 2xx has an empty body', () => {
     /** Serves an app over `kube` for one event. */
-    async function sendTo(kube: Kube, event: CloudEventJson, counters = new Counters()) {
-      const server = await serve(appWith(kube, counters));
+    async function sendTo(kube: Kube, event: CloudEventJson, metrics = new Metrics({ processMetrics: false })) {
+      const server = await serve(appWith(kube, metrics));
       try {
         return await post(server.url, event, mode);
       } finally {
@@ -121,12 +121,12 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
     });
 
     it.each(['finished', 'delete', 'dead-letter', 'ping'])('%s: 200, empty', async (name) => {
-      const counters = new Counters();
-      const res = await sendTo(storeFor(example('update-due')), example(name), counters);
+      const metrics = new Metrics({ processMetrics: false });
+      const res = await sendTo(storeFor(example('update-due')), example(name), metrics);
       expect(res.status).toBe(200);
       expect(res.text).toBe('');
       expectNoReplyEvent(res.headers);
-      if (name === 'dead-letter') expect(counters.get('dead_letters_total', { code: '503' })).toBe(1);
+      if (name === 'dead-letter') expect((await metrics.deadLetters.get()).values).toEqual([expect.objectContaining({ labels: { code: '503' }, value: 1 })]);
     });
 
     it('the sweep advances an overdue Action', async () => {

@@ -7,7 +7,7 @@ import type { Action } from '../../functions/advance-phase/src/action.js';
 import { createApp } from '../../functions/advance-phase/src/app.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
-import { Counters } from '../../functions/advance-phase/src/metrics.js';
+import { Metrics } from '../../functions/advance-phase/src/metrics.js';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from './admin.js';
 import { post, serve, type CloudEventJson, type Served } from './http.js';
@@ -44,7 +44,7 @@ export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnder
       kube: kubeFor(kc),
       auth: null, // no OIDC here: what protects the writes is their own proof
       log: createLogger('silent'),
-      counters: new Counters(),
+      metrics: new Metrics({ processMetrics: false }),
       maxBodyBytes: 1024 * 1024,
       sweep: { pageSize: 2, concurrency: 4 },
       now: () => new Date(Date.now() + fn.skew * 1000),

@@ -10,7 +10,7 @@ import { readCloudEvent } from './cloudevent.js';
 import type { Decision } from './decide.js';
 import type { Kube } from './kube.js';
 import type { Logger } from './log.js';
-import type { Counters } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { reconcile } from './reconcile.js';
 import { statusPatch, type PatchOperation } from './status-patch.js';
 import { sweep } from './sweep.js';
@@ -28,7 +28,7 @@ export interface AppOptions {
   /** null: every sender is accepted (no OIDC); the writes' own proofs still hold. */
   auth: SenderAuth | null;
   log: Logger;
-  counters: Counters;
+  metrics: Metrics;
   maxBodyBytes: number;
   sweep: { namespace?: string; pageSize: number; concurrency: number };
   now?: () => Date;
@@ -39,7 +39,7 @@ export interface AppOptions {
 type Reply = { status: number; headers?: Record<string, string>; body?: unknown };
 
 export function createApp(opts: AppOptions): express.Express {
-  const { kube, log, counters } = opts;
+  const { kube, log, metrics } = opts;
   const now = opts.now ?? (() => new Date());
   const dryRun = kube === null;
   const app = express();
@@ -51,7 +51,14 @@ export function createApp(opts: AppOptions): express.Express {
     const down = opts.isShuttingDown?.() ?? false;
     res.status(down ? 503 : 200).json({ status: down ? 'shutting down' : 'ok', dryRun });
   });
-  app.get('/metrics', (_req, res) => void res.type('text/plain; version=0.0.4').send(counters.render()));
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      const { contentType, text } = await metrics.render();
+      res.type(contentType).send(text);
+    } catch (error) {
+      next(error);
+    }
+  });
 
   // The sender is checked before the body is even read.
   app.post('/', authenticate, express.raw({ type: () => true, limit: opts.maxBodyBytes }), async (req, res, next) => {
@@ -65,14 +72,14 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') {
-      counters.inc('rejected_total', { reason: 'too-large' });
+      metrics.rejected.inc({ reason: 'too-large' });
       return send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
     }
     if (error.status && error.status >= 400 && error.status < 500) {
       return send(res, { status: error.status, body: { error: error.message } });
     }
     // API server trouble and the unexpected: 5xx, so Knative retries the event.
-    counters.inc('errors_total');
+    metrics.errors.inc();
     log.error({ err: error }, 'event failed');
     return send(res, { status: 500, body: { error: error.message } });
   });
@@ -86,11 +93,11 @@ export function createApp(opts: AppOptions): express.Express {
       }
       const { status, reason } = verdict;
       if (status === 503) {
-        counters.inc('errors_total');
+        metrics.errors.inc();
         log.error({ reason }, 'cannot authenticate senders');
         return send(res, { status, body: { error: 'cannot authenticate senders now', reason } });
       }
-      counters.inc('rejected_total', { reason: status === 401 ? 'unauthenticated' : 'forbidden' });
+      metrics.rejected.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
       log.warn({ status, reason }, 'refused a sender');
       const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
       send(res, { status, headers, body: { error: status === 401 ? 'unauthenticated' : 'forbidden', reason } });
@@ -129,8 +136,7 @@ export function createApp(opts: AppOptions): express.Express {
     const parsed = parseAction(event.data);
     if (parsed.valid === null) return badRequest(`data is not an Action: ${parsed.reason}`);
     const outcome = await reconcile(kube, parsed, now);
-    counters.inc('api_writes_total', {}, outcome.writes);
-    counters.inc('api_reads_total', {}, outcome.reads);
+    observeAdvance(outcome.decision);
     if (outcome.eventError) log.warn({ err: outcome.eventError }, 'phase started but its Kubernetes Event failed');
     const { decision } = outcome;
     // In dry-run a person reads the answer: show the JSON Patch the write would send (null: the
@@ -139,8 +145,13 @@ export function createApp(opts: AppOptions): express.Express {
     return decided(decision, event, patch);
   }
 
+  /** A phase begun (in real mode: written): how late against its due time. */
+  function observeAdvance(decision: Decision): void {
+    if (!dryRun && decision.kind === 'advance' && decision.lateSeconds !== undefined) metrics.lateness.observe(decision.lateSeconds);
+  }
+
   function decided(decision: Decision, event: CloudEvent<unknown>, patch?: PatchOperation[] | null): Reply {
-    counters.inc('decisions_total', { kind: decision.kind });
+    metrics.decisions.inc({ kind: decision.kind });
     const data = event.data as { metadata?: { namespace?: string; name?: string } };
     const action = `${data.metadata?.namespace}/${data.metadata?.name}`;
     const headers: Record<string, string> = { 'x-advance-decision': decision.kind };
@@ -184,12 +195,13 @@ export function createApp(opts: AppOptions): express.Express {
     }
     const started = Date.now();
     const result = await sweep(kube, { ...opts.sweep, now });
-    counters.inc('sweeps_total');
-    counters.inc('api_writes_total', {}, result.writes);
-    counters.inc('api_reads_total', {}, result.reads);
-    for (const [kind, n] of Object.entries(result.decisions)) counters.inc('sweep_decisions_total', { kind }, n);
+    metrics.sweepDuration.observe((Date.now() - started) / 1000);
+    metrics.sweepListed.set(result.listed);
+    for (const [kind, n] of Object.entries(result.decisions)) metrics.sweepDecisions.inc({ kind }, n);
+    for (const late of result.lateSeconds) metrics.lateness.observe(late);
     const level = result.failures.length ? 'warn' : 'info';
-    log[level]({ sweep: { ...result, ms: Date.now() - started } }, `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`);
+    const { lateSeconds: _late, ...summary } = result;
+    log[level]({ sweep: { ...summary, ms: Date.now() - started } }, `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`);
     // Failures are logged, not retried as a whole: the next ping sweeps again.
     return { status: 200, headers: { 'x-advance-decision': 'sweep', 'x-advance-swept': String(result.listed) } };
   }
@@ -199,7 +211,7 @@ export function createApp(opts: AppOptions): express.Express {
     const dest = String(event['knativeerrordest'] ?? '');
     const raw = event['knativeerrordata'];
     const detail = typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8').slice(0, 300) : '';
-    counters.inc('dead_letters_total', { code });
+    metrics.deadLetters.inc({ code });
     log.warn({ event: event.type, id: event.id, code, dest, detail }, 'dead-lettered event');
     const parsed = parseAction(event.data);
     // Recording it is a write nothing can prove: only for a sender Knative authenticated.
@@ -222,7 +234,7 @@ export function createApp(opts: AppOptions): express.Express {
   }
 
   function badRequest(reason: string, extra: Record<string, unknown> = {}): Reply {
-    counters.inc('rejected_total', { reason: 'bad-request' });
+    metrics.rejected.inc({ reason: 'bad-request' });
     log.warn({ reason }, 'rejected event');
     return { status: 400, headers: { 'x-advance-decision': 'rejected' }, body: { error: 'bad request', reason, ...extra } };
   }

@@ -10,8 +10,8 @@ export interface Snapshot {
 }
 
 export type Decision =
-  /** Begin the phase at `position` now: one status write. */
-  | { kind: 'advance'; phase: string; position: number; status: Status }
+  /** Begin the phase at `position` now: one status write. `lateSeconds`: now minus its due time (none for the first). */
+  | { kind: 'advance'; phase: string; position: number; status: Status; lateSeconds?: number }
   /** Bring status in line with the spec (a delay edit, a pause, a shortened list): one write. */
   | { kind: 'update'; reason: UpdateReason; status: Status }
   /** Nothing is due before `until`: ask the sender to come back then. */
@@ -69,7 +69,8 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
     // The advance writes the whole status, so it needs no refresh first.
     const phase = phases[timestamps.length] as string;
     const status = desiredStatus(action, [...timestamps, { [phase]: now.toISOString() }], now);
-    return { kind: 'advance', phase, position: timestamps.length, status };
+    const late = last ? { lateSeconds: (now.getTime() - due.getTime()) / 1000 } : {};
+    return { kind: 'advance', phase, position: timestamps.length, status, ...late };
   }
   if (stale) return { kind: 'update', reason: 'status-refresh', status: refresh() };
   return { kind: 'wait', reason: 'not-due', until: due };

@@ -4,10 +4,12 @@ import type { AuthApi, SenderAuth } from './auth.js';
 import { kubeconfigSource, loadConfig } from './config.js';
 import type { Kube } from './kube.js';
 import { createLogger } from './log.js';
-import { Counters } from './metrics.js';
+import { Metrics } from './metrics.js';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);
+
+const metrics = new Metrics();
 
 async function connect(): Promise<(Kube & AuthApi) | null> {
   const source = config.DRY_RUN ? null : kubeconfigSource();
@@ -20,7 +22,12 @@ async function connect(): Promise<(Kube & AuthApi) | null> {
   const { kubeFor, loadKubeConfig } = await import('./kube.js');
   const kc = loadKubeConfig(source);
   log.info({ server: kc.getCurrentCluster()?.server, user: kc.getCurrentUser()?.name, source }, 'real mode');
-  return kubeFor(kc);
+  return kubeFor(kc, {
+    observe: (verb, code, seconds) => {
+      metrics.kubeRequests.inc({ verb, code: String(code) });
+      metrics.kubeLatency.observe({ verb }, seconds);
+    },
+  });
 }
 
 const UNAUTHENTICATED =
@@ -58,7 +65,7 @@ async function main(): Promise<void> {
     kube,
     auth,
     log,
-    counters: new Counters(),
+    metrics,
     maxBodyBytes: config.MAX_BODY_BYTES,
     sweep: {
       ...(config.WATCH_NAMESPACE ? { namespace: config.WATCH_NAMESPACE } : {}),

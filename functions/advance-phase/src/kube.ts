@@ -68,7 +68,17 @@ const SENDER_API: Record<SenderRef['kind'], string> = {
   pingsource: '/apis/sources.knative.dev/v1/namespaces/%s/pingsources/%s',
 };
 
-export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase'): Kube & AuthApi {
+export interface KubeOptions {
+  /** Called once per request, answered or not (code 0): what /metrics counts. */
+  observe?: (verb: Verb, code: number, seconds: number) => void;
+}
+
+/** The Kubernetes verb of each request, as the API server's audit log names it. */
+export type Verb = 'get' | 'list' | 'patch' | 'delete' | 'create';
+const VERBS: Record<string, Verb> = { GET: 'get', PATCH: 'patch', DELETE: 'delete', POST: 'create' };
+const CONTROLLER = 'opdemo.net/advance-phase';
+
+export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
@@ -98,7 +108,25 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     return { agent, headers: auth.headers };
   }
 
-  async function call(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json') {
+  interface CallOptions {
+    contentType?: string;
+    accept?: string;
+    /** A GET of a collection is a list. */
+    verb?: Verb;
+  }
+  async function call(method: string, path: string, body?: unknown, { contentType = 'application/json', accept = 'application/json', verb }: CallOptions = {}) {
+    const started = performance.now();
+    let code = 0;
+    try {
+      const res = await send(method, path, body, contentType, accept);
+      code = res.status;
+      return res;
+    } finally {
+      opts.observe?.(verb ?? VERBS[method] ?? 'get', code, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function send(method: string, path: string, body: unknown, contentType: string, accept: string) {
     const { agent: via, headers } = await connection();
     const payload = body === undefined ? undefined : goJson(body);
     const lib = server.protocol === 'https:' ? https : http;
@@ -140,7 +168,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
   }
 
   async function getJson(path: string, what: string, missing: 'null' | 'throw' = 'throw', accept?: string): Promise<unknown> {
-    const res = await call('GET', `${prefix}${path}`, undefined, undefined, accept);
+    const res = await call('GET', `${prefix}${path}`, undefined, accept ? { accept } : {});
     if (res.status === 404 && missing === 'null') return null;
     if (res.status !== 200) throw new KubeError(res.status, res.text, what);
     return JSON.parse(res.text) as unknown;
@@ -162,7 +190,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     },
 
     async patchStatus(namespace, name, patch) {
-      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, 'application/json-patch+json');
+      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, { contentType: 'application/json-patch+json' });
       return writeResult(res, `patch ${namespace}/${name} status`);
     },
 
@@ -176,7 +204,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
     async list({ namespace, fieldSelector, limit, continue: token }) {
       const scope = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}` : `${base}/${PLURAL}`;
       const query = new URLSearchParams({ fieldSelector, limit: String(limit), ...(token ? { continue: token } : {}) });
-      const res = await call('GET', `${scope}?${query}`);
+      const res = await call('GET', `${scope}?${query}`, undefined, { verb: 'list' });
       if (res.status !== 200) throw new KubeError(res.status, res.text, `list ${PLURAL}`);
       const page = JSON.parse(res.text) as { items?: unknown[]; metadata?: { continue?: string } };
       return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
@@ -199,7 +227,7 @@ export function kubeFor(kc: KubeConfig, controller = 'opdemo.net/advance-phase')
         kind: 'Event',
         metadata: { name: `${name.slice(0, 200)}.${uid.slice(0, 8)}.${suffix}`, namespace },
         eventTime: microTime(new Date()),
-        reportingController: controller,
+        reportingController: CONTROLLER,
         reportingInstance: instance.slice(0, 128),
         action,
         reason,

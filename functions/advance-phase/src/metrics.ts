@@ -1,23 +1,80 @@
-// A few counters in Prometheus text format on GET /metrics: enough to see decisions, dead
-// letters and API writes per transition without pulling in a metrics library.
-export class Counters {
-  private readonly values = new Map<string, number>();
+// What GET /metrics serves, through prom-client: every series with HELP and TYPE, plus the
+// library's default process and Node.js metrics. The figure to alert on is phase lateness: how
+// long after its due time each phase began (the first phase of a run has no due time).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-  inc(name: string, labels: Record<string, string> = {}, by = 1): void {
-    const key = `${name}${format(labels)}`;
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+/** Seconds: from "on time" (Knative's retries land within milliseconds) to "the sweep caught it". */
+const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({
+    name: 'advance_phase_decisions_total',
+    help: 'Decisions answered, by kind (advance, update, wait, delete, reject, done).',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly lateness = new Histogram({
+    name: 'advance_phase_phase_lateness_seconds',
+    help: 'How long after its due time (previous start plus spec.delay) each phase after the first began.',
+    buckets: LATENESS_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly kubeRequests = new Counter({
+    name: 'advance_phase_kube_requests_total',
+    help: 'Kubernetes API requests, by verb and HTTP status code (0: no answer).',
+    labelNames: ['verb', 'code'],
+    registers: [this.registry],
+  });
+  readonly kubeLatency = new Histogram({
+    name: 'advance_phase_kube_request_duration_seconds',
+    help: 'Kubernetes API request latency, by verb.',
+    labelNames: ['verb'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Counter({
+    name: 'advance_phase_dead_letters_total',
+    help: 'Events Knative gave up on and dead-lettered to the function, by the HTTP code of the last attempt.',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'advance_phase_rejected_total',
+    help: 'Requests refused with a 4xx, by reason.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'advance_phase_errors_total',
+    help: 'Requests answered 5xx other than a wait (API server trouble, or the senders cannot be checked).',
+    registers: [this.registry],
+  });
+  readonly sweepDuration = new Histogram({
+    name: 'advance_phase_sweep_duration_seconds',
+    help: 'How long each sweep took.',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly sweepListed = new Gauge({
+    name: 'advance_phase_sweep_listed_actions',
+    help: 'Unfinished Actions the last sweep listed.',
+    registers: [this.registry],
+  });
+  readonly sweepDecisions = new Counter({
+    name: 'advance_phase_sweep_decisions_total',
+    help: 'Decisions the sweeps took, by kind.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  get(name: string, labels: Record<string, string> = {}): number {
-    return this.values.get(`${name}${format(labels)}`) ?? 0;
+  /** The exposition and its content type. */
+  async render(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
-
-  render(): string {
-    return [...this.values].map(([key, value]) => `advance_phase_${key} ${value}\n`).join('');
-  }
-}
-
-function format(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
 }

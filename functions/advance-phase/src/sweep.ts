@@ -23,11 +23,13 @@ export interface SweepResult {
   decisions: Record<string, number>;
   writes: number;
   reads: number;
+  /** Each phase the sweep began after the first of its run: how late against its due time. */
+  lateSeconds: number[];
   failures: { action: string; error: string }[];
 }
 
 export async function sweep(kube: Kube, opts: SweepOptions): Promise<SweepResult> {
-  const result: SweepResult = { pages: 0, listed: 0, decisions: {}, writes: 0, reads: 0, failures: [] };
+  const result: SweepResult = { pages: 0, listed: 0, decisions: {}, writes: 0, reads: 0, lateSeconds: [], failures: [] };
   let token: string | undefined;
   do {
     const page = await kube.list({
@@ -57,6 +59,7 @@ async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: ()
     result.decisions[outcome.decision.kind] = (result.decisions[outcome.decision.kind] ?? 0) + 1;
     result.writes += outcome.writes;
     result.reads += outcome.reads;
+    if (outcome.decision.kind === 'advance' && outcome.decision.lateSeconds !== undefined) result.lateSeconds.push(outcome.decision.lateSeconds);
   } catch (error) {
     result.failures.push({ action: `${meta.namespace}/${meta.name}`, error: String(error) });
   }
