@@ -9,10 +9,11 @@ import type { SenderAuth, Verdict } from './auth.js';
 import { readCloudEvent } from './cloudevent.js';
 import type { Decision } from './decide.js';
 import type { Kube } from './kube.js';
-import type { Logger } from './log.js';
+import { eventContext, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { reconcile } from './reconcile.js';
 import { statusPatch, type PatchOperation } from './status-patch.js';
+import { traceOf } from './trace.js';
 import { sweep } from './sweep.js';
 
 export const EVENT_TYPES = {
@@ -61,12 +62,15 @@ export function createApp(opts: AppOptions): express.Express {
   });
 
   // The sender is checked before the body is even read.
-  app.post('/', authenticate, express.raw({ type: () => true, limit: opts.maxBodyBytes }), async (req, res, next) => {
-    try {
-      send(res, await handle(req, res.locals['subject'] as string | null));
-    } catch (error) {
-      next(error);
-    }
+  app.post('/', authenticate, express.raw({ type: () => true, limit: opts.maxBodyBytes }), (req, res, next) => {
+    // Every log line from here on carries the event's trace context (and, once read, its id).
+    eventContext.run({ ...traceOf(req.headers) }, async () => {
+      try {
+        send(res, await handle(req, res.locals['subject'] as string | null));
+      } catch (error) {
+        next(error);
+      }
+    });
   });
   app.all('/', (_req, res) => void res.status(405).set('allow', 'POST').json({ error: 'POST a CloudEvent to /' }));
 
@@ -98,7 +102,7 @@ export function createApp(opts: AppOptions): express.Express {
         return send(res, { status, body: { error: 'cannot authenticate senders now', reason } });
       }
       metrics.rejected.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
-      log.warn({ status, reason }, 'refused a sender');
+      log.warn({ ...traceOf(req.headers), status, reason }, 'refused a sender');
       const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
       send(res, { status, headers, body: { error: status === 401 ? 'unauthenticated' : 'forbidden', reason } });
     } catch (error) {
@@ -111,6 +115,8 @@ export function createApp(opts: AppOptions): express.Express {
     const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
     if ('error' in read) return badRequest(read.error);
     const event = read.event;
+    const context = eventContext.getStore();
+    if (context) Object.assign(context, traceOf(req.headers, event['traceparent']), { id: event.id });
 
     if (event['knativeerrorcode'] !== undefined) return deadLetter(event, subject);
 
@@ -182,7 +188,7 @@ export function createApp(opts: AppOptions): express.Express {
         break;
     }
     if ('reason' in summary) headers['x-advance-reason'] = headerValue(String(summary['reason']));
-    log.info({ action, event: event.type, id: event.id, decision: summary }, `${action}: ${decision.kind}`);
+    log.info({ action, event: event.type, decision: summary }, `${action}: ${decision.kind}`);
 
     if (status === 400) return { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } };
     if (status === 503) return { status, headers, body: { decision: summary } };
@@ -212,7 +218,7 @@ export function createApp(opts: AppOptions): express.Express {
     const raw = event['knativeerrordata'];
     const detail = typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8').slice(0, 300) : '';
     metrics.deadLetters.inc({ code });
-    log.warn({ event: event.type, id: event.id, code, dest, detail }, 'dead-lettered event');
+    log.warn({ event: event.type, code, dest, detail }, 'dead-lettered event');
     const parsed = parseAction(event.data);
     // Recording it is a write nothing can prove: only for a sender Knative authenticated.
     if (kube && subject !== null && parsed.valid !== null) {
