@@ -130,6 +130,12 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       ` of this machine's ${r.machine['cpus']}: where it nears them, events queue and lateness grows.`, '');
   }
   lines.push('![lateness distribution](plots/lateness-cdf.svg)', '');
+  const reported = fn.lateness.filter((m) => m.reported);
+  if (reported.length) {
+    lines.push('The function\'s own histogram (`advance_phase_phase_lateness_seconds` on `/metrics`, scraped before and after each run) against the timestamps, in the same runs:', '');
+    table(['delay', 'shape', 'phases (timestamps)', 'phases (/metrics)', 'sum ms (timestamps)', 'sum ms (/metrics)'],
+      reported.map((m) => [`${m.run.delay} s`, m.run.shape, m.reported?.fromTimestamps.count, m.reported?.fromMetrics.count, m.reported?.fromTimestamps.sumMs, m.reported?.fromMetrics.sumMs]));
+  }
   lines.push('## Drift', '');
   table(['system', 'phases at delay 1 s', '(last - first) - (phases - 1) s', 'per wait'],
     (['function', 'peer'] as const).map((n) => [n, r.systems[n].drift.phases, `${r.systems[n].drift.driftMs} ms`, `${r.systems[n].drift.meanLatenessMs} ms`]));

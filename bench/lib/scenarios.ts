@@ -52,6 +52,8 @@ export interface Measured {
   peakRssMb: Record<string, number>;
   /** Every lateness value, for the distribution plot. */
   samples: number[];
+  /** The function only: its lateness histogram over the run against the timestamps' lateness. */
+  reported?: { fromTimestamps: { count: number; sumMs: number }; fromMetrics: { count: number; sumMs: number } };
 }
 
 /** Creates the Actions, waits for the system to finish them, checks correctness, measures. */
@@ -62,6 +64,7 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
   const before = sampleAll(system.processes());
   const machineBefore = machineCpu().busy;
   const stopSampling = busySampler();
+  const reportedBefore = await system.reportedLateness?.();
   await createActions(stack.admin, ns, run);
   const actions = await awaitFinished(stack.admin, ns, (run.phases * run.delay + 60) * 1000 + run.n * 50);
   const used = usage(before, sampleAll(system.processes()));
@@ -72,6 +75,7 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
   const transitions = run.n * run.phases;
   const all = actions.flatMap(starts);
   const late = lateness(actions, run.delay);
+  const reported = reportedBefore && (await agreement(system, reportedBefore, late, ns));
   await deleteActions(stack.admin, ns);
   return {
     run,
@@ -86,7 +90,22 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
     machineBusyPct: busy.length ? round(summarize(busy).p50) : 0,
     peakRssMb: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v.peakRssMb)])),
     samples: late,
+    ...(reported ? { reported } : {}),
   };
+}
+
+/**
+ * The function's lateness histogram over the run must say what the timestamps say: the same
+ * phases, the same sum (both are `began - due` from the same clock reading, to the millisecond).
+ */
+async function agreement(system: System, before: { count: number; sumMs: number }, late: number[], ns: string): Promise<Measured['reported']> {
+  const after = (await system.reportedLateness?.()) as { count: number; sumMs: number };
+  const fromMetrics = { count: after.count - before.count, sumMs: round(after.sumMs - before.sumMs, 1) };
+  const fromTimestamps = { count: late.length, sumMs: round(late.reduce((a, b) => a + b, 0), 1) };
+  if (fromMetrics.count !== fromTimestamps.count || Math.abs(fromMetrics.sumMs - fromTimestamps.sumMs) > 1) {
+    throw new Error(`${ns}: /metrics reports ${JSON.stringify(fromMetrics)} of lateness, status.timestamps ${JSON.stringify(fromTimestamps)}`);
+  }
+  return { fromTimestamps, fromMetrics };
 }
 
 function perTransition(used: Record<string, ProcSample>, transitions: number): Record<string, number> {

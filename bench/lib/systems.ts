@@ -15,6 +15,8 @@ export interface System {
   processes(): Processes;
   on(): Promise<void>;
   off(): Promise<void>;
+  /** The function's own lateness histogram (GET /metrics): phases counted and their sum in ms. */
+  reportedLateness?(): Promise<{ count: number; sumMs: number }>;
 }
 
 const controlPlane = (stack: Stack): Processes => ({ 'kube-apiserver': stack.cluster.pids.apiserver, etcd: stack.cluster.pids.etcd });
@@ -40,6 +42,11 @@ export function functionSystem(stack: Stack): System {
       pids = await stack.pids(); // the adapter's pod is new each time
     },
     off: () => stack.stopPart('adapter'),
+    reportedLateness: async () => {
+      const text = await (await fetch(`${await stack.functionUrl()}metrics`)).text();
+      const read = (suffix: string) => Number(new RegExp(`^advance_phase_phase_lateness_seconds_${suffix} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return { count: read('count'), sumMs: read('sum') * 1000 };
+    },
   };
 }
 

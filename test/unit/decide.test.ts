@@ -140,6 +140,11 @@ describe('decide', () => {
     expect(last(action({ ttlSecondsAfterFinished: 60 }))).toMatchObject({ status: { state: 'Expiring' } });
   });
 
+  it('says how late a phase begins against its due time, and nothing for the first phase', () => {
+    expect(fast(action(), at(0))).not.toHaveProperty('lateSeconds');
+    expect(fast(running(action(), ['provision']), at(5.25))).toMatchObject({ kind: 'advance', lateSeconds: 0.25 });
+  });
+
   it('keeps lastTransitionTime while the condition status stays the same', () => {
     const a = running(action(), ['provision']);
     const d = fast(a, at(5));
@@ -181,6 +186,19 @@ describe('decide', () => {
       const recorded = parseAction({ ...bad, status: d.status });
       if (recorded.valid !== false) throw new Error('expected an invalid spec');
       expect(decide(snapshotOf(bad), recorded, at(1))).toMatchObject({ kind: 'reject', status: null });
+    });
+
+    it('is no longer Stalled once the spec is fixed', () => {
+      const parsed = parseAction(bad);
+      if (parsed.valid !== false) throw new Error('expected an invalid spec');
+      const d = decide(snapshotOf(bad), parsed, at(0));
+      if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
+      const fixed = parseAction({ ...bad, spec: { phases: ['provision', 'configure', 'verify'], delay: 5 }, metadata: { ...bad.metadata, generation: 2 }, status: d.status });
+      if (fixed.valid !== true) throw new Error('expected a valid spec');
+      const next = decide(snapshotOf(fixed.action), fixed, at(5));
+      expect(next).toMatchObject({ kind: 'advance', phase: 'configure' });
+      if (next.kind !== 'advance') throw new Error('unreachable');
+      expect(next.status.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Succeeded=Unknown', 'Reconciling=True']);
     });
   });
 });
