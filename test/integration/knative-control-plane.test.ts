@@ -1,7 +1,8 @@
 // Knative Eventing's own controllers and webhooks, installed from the release manifests onto the
 // test bed (test/stack/bed.ts), judge what this project ships: the shipped manifests pass
 // Knative's admission webhooks only with the README's cluster-admin step, an invalid delivery
-// is denied, and the webhook defaults the Broker as it does on a real cluster.
+// is denied, the OIDC overlay passes only with the OIDC patch, and the webhook defaults the
+// Broker as it does on a real cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
 import { RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
@@ -56,6 +57,14 @@ describe("Knative's control plane on the test bed", () => {
     };
     expect(broker.spec.config).toMatchObject({ kind: 'ConfigMap', name: 'config-br-default-channel' });
     expect(broker.metadata.annotations?.['eventing.knative.dev/broker.class']).toBe('MTChannelBasedBroker');
+  });
+
+  it('refuses the OIDC overlay\'s EventPolicy while OIDC is off, and admits it with the README\'s OIDC patch', async () => {
+    expect(await applyFails('-k', 'config/knative/overlays/oidc')).toMatch(/denied the request: validation failed: oidc-authentication feature not enabled/);
+    await kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/oidc-patch.yaml');
+    let last = '';
+    await until('config/knative/overlays/oidc to be admitted', async () => (last = await applyFails('-k', 'config/knative/overlays/oidc')) === '', 10_000, 200).catch(() => undefined);
+    expect(last).toBe('');
   });
 
   it('denies an invalid delivery at admission', async () => {
