@@ -153,6 +153,27 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(decodeURIComponent(refused.headers.get('x-advance-reason') ?? '')).toContain('速度');
     });
 
+    it('pings that arrive while a sweep runs share it: one list, not one per ping', async () => {
+      const store = storeFor(example('update-due'));
+      const list = store.list.bind(store);
+      let lists = 0;
+      store.list = async () => {
+        lists++;
+        await new Promise((r) => setTimeout(r, 50));
+        return list();
+      };
+      const server = await serve(appWith(store));
+      try {
+        const answers = await Promise.all([1, 2, 3].map(() => post(server.url, example('ping'), mode)));
+        expect(answers.map((a) => a.headers.get('x-advance-decision')).sort()).toEqual(['sweep', 'sweep-shared', 'sweep-shared']);
+        expect(lists).toBe(1);
+        await post(server.url, example('ping'), mode);
+        expect(lists).toBe(2); // a later ping sweeps anew
+      } finally {
+        await server.close();
+      }
+    });
+
     it('API server trouble: 500 so Knative retries', async () => {
       const broken = storeFor(example('update-due'));
       broken.patchStatus = () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch'));

@@ -14,7 +14,7 @@ import type { Metrics } from './metrics.js';
 import { reconcile } from './reconcile.js';
 import { statusPatch, type PatchOperation } from './status-patch.js';
 import { traceOf } from './trace.js';
-import { sweep } from './sweep.js';
+import { sweep, type SweepResult } from './sweep.js';
 
 export const EVENT_TYPES = {
   add: 'dev.knative.apiserver.resource.add',
@@ -195,12 +195,24 @@ export function createApp(opts: AppOptions): express.Express {
     return { status, headers, body: dryRun ? { dryRun: true, decision: summary, ...(patch === undefined ? {} : { patch }) } : undefined };
   }
 
+  // One sweep at a time: pings that arrive while one runs (a redelivery, a second replica's
+  // schedule, or anyone posting pings without OIDC) share its result instead of listing again.
+  let sweeping: Promise<SweepResult> | null = null;
+
   async function onPing(): Promise<Reply> {
     if (kube === null) {
       return { status: 200, headers: { 'x-advance-decision': 'sweep-skipped' }, body: { dryRun: true, sweep: 'skipped: no API server in dry-run' } };
     }
+    const shared = sweeping !== null;
+    sweeping ??= runSweep(kube).finally(() => (sweeping = null));
+    const result = await sweeping;
+    // Failures are logged, not retried as a whole: the next ping sweeps again.
+    return { status: 200, headers: { 'x-advance-decision': shared ? 'sweep-shared' : 'sweep', 'x-advance-swept': String(result.listed) } };
+  }
+
+  async function runSweep(api: Kube): Promise<SweepResult> {
     const started = Date.now();
-    const result = await sweep(kube, { ...opts.sweep, now });
+    const result = await sweep(api, { ...opts.sweep, now });
     metrics.sweepDuration.observe((Date.now() - started) / 1000);
     metrics.sweepListed.set(result.listed);
     for (const [kind, n] of Object.entries(result.decisions)) metrics.sweepDecisions.inc({ kind }, n);
@@ -208,8 +220,7 @@ export function createApp(opts: AppOptions): express.Express {
     const level = result.failures.length ? 'warn' : 'info';
     const { lateSeconds: _late, ...summary } = result;
     log[level]({ sweep: { ...summary, ms: Date.now() - started } }, `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`);
-    // Failures are logged, not retried as a whole: the next ping sweeps again.
-    return { status: 200, headers: { 'x-advance-decision': 'sweep', 'x-advance-swept': String(result.listed) } };
+    return result;
   }
 
   async function deadLetter(event: CloudEvent<unknown>, subject: string | null): Promise<Reply> {
