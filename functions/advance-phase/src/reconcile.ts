@@ -2,7 +2,7 @@
 // conflict re-read and decide again. The happy path trusts nothing in the event yet reads
 // nothing: its write asserts what it read from the event (status-patch.ts), and the API server
 // checks that in the write itself.
-import { parseAction, type ParsedAction } from './action.js';
+import { parseAction, type Envelope, type ParsedAction } from './action.js';
 import { decide, snapshotOf, type Decision } from './decide.js';
 import type { Kube, WriteResult } from './kube.js';
 import { statusPatch } from './status-patch.js';
@@ -97,4 +97,28 @@ export async function reconcile(
     fromServer = true;
   }
   throw new ConflictError(`${namespace}/${name}: still conflicting after ${MAX_ATTEMPTS} attempts`);
+}
+
+/**
+ * A dead letter as a Warning Event on its Action. Returns the error instead of throwing: the
+ * event is lost either way, and the sweep picks the Action up.
+ */
+export async function recordDeadLetter(
+  kube: Kube,
+  regarding: Envelope,
+  letter: { type: string; id: string; code: string; dest: string; detail: string },
+): Promise<Error | undefined> {
+  const { type, id, code, dest, detail } = letter;
+  try {
+    await kube.recordEvent({
+      regarding,
+      type: 'Warning',
+      reason: 'DeliveryFailed',
+      action: 'DeadLetter',
+      note: `${type} ${id} gave up after HTTP ${code} from ${dest}${detail ? `: ${detail}` : ''}; the sweep will pick the Action up`,
+    });
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
 }

@@ -1,0 +1,67 @@
+// What each decision answers, as Knative's delivery reads it: the status code and Retry-After.
+// Pure. In real mode every 2xx is empty (the broker filter turns any other 2xx body into a 502
+// and a redelivery), so the decision travels in headers; in dry-run a person is reading, and
+// the 200 carries the decision and the JSON Patch the write would send.
+import type { Decision } from './decide.js';
+import type { PatchOperation } from './status-patch.js';
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** The decision as logged and shown: its kind and what it is about. */
+export type Summary = Record<string, unknown> & { kind: Decision['kind'] };
+
+export function replyTo(
+  decision: Decision,
+  opts: { now: Date; dryRun: boolean; patch?: PatchOperation[] | null },
+): { reply: Reply; summary: Summary } {
+  const headers: Record<string, string> = { 'x-advance-decision': decision.kind };
+  const summary: Summary = { kind: decision.kind };
+  let status = 200;
+  switch (decision.kind) {
+    case 'advance':
+      headers['x-advance-phase'] = headerValue(decision.phase);
+      Object.assign(summary, { phase: decision.phase, position: decision.position });
+      break;
+    case 'wait': {
+      // Whole seconds, as Knative reads Retry-After; never 0, which would retry at once.
+      const seconds = Math.max(1, Math.ceil((decision.until.getTime() - opts.now.getTime()) / 1000));
+      headers['retry-after'] = String(seconds);
+      status = 503;
+      Object.assign(summary, { reason: decision.reason, until: decision.until.toISOString(), retryAfter: seconds });
+      break;
+    }
+    case 'reject':
+      status = 400;
+      summary['reason'] = decision.reason;
+      break;
+    case 'update':
+    case 'done':
+      summary['reason'] = decision.reason;
+      break;
+    case 'delete':
+      break;
+  }
+  if ('reason' in summary) headers['x-advance-reason'] = headerValue(String(summary['reason']));
+
+  if (status === 400) return { summary, reply: { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } } };
+  if (status === 503) return { summary, reply: { status, headers, body: { decision: summary } } };
+  const patch = opts.patch === undefined ? {} : { patch: opts.patch };
+  return { summary, reply: { status, headers, body: opts.dryRun ? { dryRun: true, decision: summary, ...patch } : undefined } };
+}
+
+/** A 400 for what is not an event the function takes. */
+export function badRequest(reason: string, extra: Record<string, unknown> = {}): Reply {
+  return { status: 400, headers: { 'x-advance-decision': 'rejected' }, body: { error: 'bad request', reason, ...extra } };
+}
+
+/**
+ * A phase name or a reason as a header value: percent-encoded outside visible ASCII, which is
+ * all a header may carry (Node refuses the rest, and would fail the answer after the phase was written).
+ */
+export function headerValue(text: string): string {
+  return text.replace(/[^\x21-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
+}
