@@ -117,3 +117,8 @@ export function describe(error: z.core.$ZodError): string {
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
 }
+
+/** A JSON object (not an array, not null): what an unparsed status must be to be read at all. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,6 +1,6 @@
 // The pure decision: (what the event saw, what the object is now, now) -> what to do.
 // No I/O and no clock of its own, so every ordering of events can be replayed in a unit test.
-import type { Envelope, ParsedAction, Status } from './action.js';
+import { isRecord, type Envelope, type ParsedAction, type Status } from './action.js';
 import { CONDITION_TYPE, desiredStatus, failedStatus, startOf } from './status.js';
 
 /** The event's view of the object: enough to tell whether a newer event carries the chain. */
@@ -78,18 +78,14 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
 
 function reject(envelope: Envelope, reason: string, now: Date): Decision {
   const generation = envelope.metadata.generation;
-  const existing = isObject(envelope['status']) ? envelope['status'] : {};
+  const existing = isRecord(envelope['status']) ? envelope['status'] : {};
   const failed = Array.isArray(existing['conditions'])
-    ? (existing['conditions'] as unknown[]).find((c) => isObject(c) && c['type'] === CONDITION_TYPE)
+    ? (existing['conditions'] as unknown[]).find((c) => isRecord(c) && c['type'] === CONDITION_TYPE)
     : undefined;
   const recorded =
     existing['state'] === 'Failed' &&
-    isObject(failed) &&
+    isRecord(failed) &&
     failed['message'] === reason &&
     existing['observedGeneration'] === generation;
   return { kind: 'reject', reason, status: recorded ? null : failedStatus(existing, reason, generation, now) };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

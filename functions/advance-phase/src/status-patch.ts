@@ -5,7 +5,7 @@
 // decides again. Unrelated writes (labels, annotations) touch none of it, so they no longer make
 // the next advance conflict, as a resourceVersion precondition did.
 import { isDeepStrictEqual } from 'node:util';
-import type { Envelope } from './action.js';
+import { isRecord, type Envelope } from './action.js';
 
 export type PatchOperation =
   | { op: 'test' | 'add'; path: string; value: unknown }
@@ -27,16 +27,16 @@ export function statusPatch(
   const proof: PatchOperation[] = [{ op: 'test', path: '/metadata/uid', value: uid }];
   if (generation !== undefined) proof.push({ op: 'test', path: '/metadata/generation', value: generation });
   if (spec !== undefined) proof.push({ op: 'test', path: '/spec', value: spec });
-  if (isObject(status)) proof.push({ op: 'test', path: '/status', value: status });
+  if (isRecord(status)) proof.push({ op: 'test', path: '/status', value: status });
 
-  if (generation === undefined || spec === undefined || !isObject(status)) {
+  if (generation === undefined || spec === undefined || !isRecord(status)) {
     // JSON Patch cannot test that a member is absent. An object the function read itself is
     // the server's own at this resourceVersion, so pinning the version proves the rest; an
     // event's resourceVersion proves nothing about the rest of the event.
     if (!fromServer) return null;
     proof.push({ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion });
   }
-  return [...proof, ...changes(isObject(status) ? status : undefined, next)];
+  return [...proof, ...changes(isRecord(status) ? status : undefined, next)];
 }
 
 /** The operations that turn `before` into `next`: an appended phase is an `add` at the list's end. */
@@ -56,10 +56,6 @@ function changes(before: Record<string, unknown> | undefined, next: Record<strin
 
 function appendsOne(was: unknown, now: unknown): boolean {
   return Array.isArray(was) && Array.isArray(now) && now.length === was.length + 1 && isDeepStrictEqual(now.slice(0, -1), was);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
