@@ -130,11 +130,15 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       ` of this machine's ${r.machine['cpus']}: where it nears them, events queue and lateness grows.`, '');
   }
   lines.push('![lateness distribution](plots/lateness-cdf.svg)', '');
-  const reported = fn.lateness.filter((m) => m.reported);
+  const reported = [...fn.lateness, ...fn.scale].filter((m) => m.reported);
   if (reported.length) {
     lines.push('The function\'s own histogram (`advance_phase_phase_lateness_seconds` on `/metrics`, scraped before and after each run) against the timestamps, in the same runs:', '');
-    table(['delay', 'shape', 'phases (timestamps)', 'phases (/metrics)', 'sum ms (timestamps)', 'sum ms (/metrics)'],
-      reported.map((m) => [`${m.run.delay} s`, m.run.shape, m.reported?.fromTimestamps.count, m.reported?.fromMetrics.count, m.reported?.fromTimestamps.sumMs, m.reported?.fromMetrics.sumMs]));
+    table(['delay', 'shape', 'Actions', 'phases (timestamps)', 'phases (/metrics)', 'sum ms (timestamps)', 'sum ms (/metrics)'],
+      reported.map((m) => {
+        const metrics = m.reported?.fromMetrics;
+        const [count, sumMs] = metrics === 'restarted' || metrics === undefined ? ['restarted', 'restarted'] : [metrics.count, metrics.sumMs];
+        return [`${m.run.delay} s`, m.run.shape, m.run.n, m.reported?.fromTimestamps.count, count, m.reported?.fromTimestamps.sumMs, sumMs];
+      }));
   }
   lines.push('## Drift', '');
   table(['system', 'phases at delay 1 s', '(last - first) - (phases - 1) s', 'per wait'],

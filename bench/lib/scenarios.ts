@@ -14,7 +14,7 @@ import { ACTIONS } from '../../test/support/admin.js';
 import { auditMark } from '../../test/support/audit.js';
 import { apiCalls, type ApiCalls } from './audit.js';
 import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
-import type { System } from './systems.js';
+import type { Reported, System } from './systems.js';
 import { gaps, starts, until } from '../../test/support/chain.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
 
@@ -53,7 +53,7 @@ export interface Measured {
   /** Every lateness value, for the distribution plot. */
   samples: number[];
   /** The function only: its lateness histogram over the run against the timestamps' lateness. */
-  reported?: { fromTimestamps: { count: number; sumMs: number }; fromMetrics: { count: number; sumMs: number } };
+  reported?: { fromTimestamps: { count: number; sumMs: number }; fromMetrics: { count: number; sumMs: number } | 'restarted' };
 }
 
 /** Creates the Actions, waits for the system to finish them, checks correctness, measures. */
@@ -97,11 +97,13 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
 /**
  * The function's lateness histogram over the run must say what the timestamps say: the same
  * phases, the same sum (both are `began - due` from the same clock reading, to the millisecond).
+ * A function that restarted during the run started its counters again: nothing to compare.
  */
-async function agreement(system: System, before: { count: number; sumMs: number }, late: number[], ns: string): Promise<Measured['reported']> {
-  const after = (await system.reportedLateness?.()) as { count: number; sumMs: number };
-  const fromMetrics = { count: after.count - before.count, sumMs: round(after.sumMs - before.sumMs, 1) };
+async function agreement(system: System, before: Reported, late: number[], ns: string): Promise<Measured['reported']> {
+  const after = (await system.reportedLateness?.()) as Reported;
   const fromTimestamps = { count: late.length, sumMs: round(late.reduce((a, b) => a + b, 0), 1) };
+  if (after.startedAt !== before.startedAt) return { fromTimestamps, fromMetrics: 'restarted' };
+  const fromMetrics = { count: after.count - before.count, sumMs: round(after.sumMs - before.sumMs, 1) };
   if (fromMetrics.count !== fromTimestamps.count || Math.abs(fromMetrics.sumMs - fromTimestamps.sumMs) > 1) {
     throw new Error(`${ns}: /metrics reports ${JSON.stringify(fromMetrics)} of lateness, status.timestamps ${JSON.stringify(fromTimestamps)}`);
   }

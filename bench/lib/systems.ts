@@ -7,6 +7,13 @@ import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster
 import { NS, waitForChain, type Stack } from '../../test/stack/stack.js';
 import type { Processes } from './stats.js';
 
+export interface Reported {
+  count: number;
+  sumMs: number;
+  /** process_start_time_seconds: a new value means a new process, whose counters began at 0. */
+  startedAt: number;
+}
+
 export interface System {
   name: 'function' | 'peer';
   /** The identities its API calls are made as (audit log). */
@@ -15,8 +22,8 @@ export interface System {
   processes(): Processes;
   on(): Promise<void>;
   off(): Promise<void>;
-  /** The function's own lateness histogram (GET /metrics): phases counted and their sum in ms. */
-  reportedLateness?(): Promise<{ count: number; sumMs: number }>;
+  /** The function's own lateness histogram (GET /metrics): phases counted, their sum in ms, and when its process started. */
+  reportedLateness?(): Promise<Reported>;
 }
 
 const controlPlane = (stack: Stack): Processes => ({ 'kube-apiserver': stack.cluster.pids.apiserver, etcd: stack.cluster.pids.etcd });
@@ -44,8 +51,12 @@ export function functionSystem(stack: Stack): System {
     off: () => stack.stopPart('adapter'),
     reportedLateness: async () => {
       const text = await (await fetch(`${await stack.functionUrl()}metrics`)).text();
-      const read = (suffix: string) => Number(new RegExp(`^advance_phase_phase_lateness_seconds_${suffix} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-      return { count: read('count'), sumMs: read('sum') * 1000 };
+      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return {
+        count: read('advance_phase_phase_lateness_seconds_count'),
+        sumMs: read('advance_phase_phase_lateness_seconds_sum') * 1000,
+        startedAt: read('process_start_time_seconds'),
+      };
     },
   };
 }
