@@ -4,7 +4,7 @@
 // request only with such a token: signed by the cluster's service-account issuer, for its
 // audience, unexpired, and whose subject is the ServiceAccount a configured sender's
 // `status.auth.serviceAccountName` names. Keys and senders are read from the API server and cached.
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import * as z from 'zod/mini';
 import type { SenderRef } from './senders.js';
 
@@ -60,15 +60,17 @@ export function senderAuth(opts: {
 }): SenderAuth {
   const { mode, audience, api } = opts;
   const clock = opts.clock ?? Date.now;
+  // The verifier (jose) is loaded with the first keys: a cluster without OIDC never needs it,
+  // and a cold start does not wait for it.
   const keys = cached(clock, async () => {
-    const { issuer, jwks } = await api.issuerKeys();
-    return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks) as JSONWebKeySet) };
+    const [{ issuer, jwks }, { createLocalJWKSet, jwtVerify }] = await Promise.all([api.issuerKeys(), import('jose')]);
+    return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks) as JSONWebKeySet), jwtVerify };
   });
   const senders = cached(clock, () => readSenders(api, opts.senders));
 
   async function verify(token: string): Promise<{ sub: string } | string> {
     for (const again of [false, true]) {
-      const { issuer, keySet } = await keys.get(again);
+      const { issuer, keySet, jwtVerify } = await keys.get(again);
       try {
         const { payload } = await jwtVerify(token, keySet, { issuer, audience, algorithms: ALGORITHMS, clockTolerance: LEEWAY_S });
         if (typeof payload.sub !== 'string') return 'the token has no subject';
@@ -84,7 +86,9 @@ export function senderAuth(opts: {
 
   return {
     prime: async () => {
-      const [known] = await Promise.all([senders.get(false), keys.get(false)]);
+      const known = await senders.get(false);
+      // The keys only where tokens will come: OIDC on (a sender has an identity), or required.
+      if (mode === 'oidc' || known.subjects.length > 0) await keys.get(false);
       return known;
     },
     async check(authorization) {
