@@ -19,7 +19,7 @@ import { Admin } from '../support/admin.js';
 import { until } from '../support/chain.js';
 import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
 import { SYSTEM_NS, waitAvailable } from './knative.js';
-import { deployFunction, FUNCTION_IMAGE } from './serving.js';
+import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -109,6 +109,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', `config/knative/cluster/${patch}`);
     }
     await admin.installCrd();
+    await installServingCrd(admin);
     // The webhook reads config-features through an informer: it may refuse retryAfterMax (and an
     // EventPolicy) a moment longer.
     await until(`${wiring} to be admitted`, () => admin.kubectl('apply', '-k', wiring).then(() => true, () => false), 20_000, 250);
