@@ -20,6 +20,11 @@ const ns = 'e2e-attack';
 /** A token the cluster's issuer signs for `audiences`, as the ServiceAccount `name` of `namespace`. */
 const tokenOf = (namespace: string, name: string, audiences: string[]) => createServiceAccountToken(info.cluster, namespace, name, 600, audiences);
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** The OIDC ServiceAccount the Trigger sends as, as Knative's controller named it in its status. */
+async function triggerAccount(): Promise<string> {
+  const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
+  return trigger.body.status.auth.serviceAccountName;
+}
 
 /** The object as an update event, its history rewritten: the attack of the issue that filed this. */
 function forged(object: Action): CloudEventJson {
@@ -61,9 +66,7 @@ describe('with OIDC on, the function takes events from its senders only', () => 
   });
 
   it('the Trigger\'s own identity, minted for another audience (a token meant for the Broker): 401', async () => {
-    const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
-    const account = trigger.body.status.auth.serviceAccountName;
-    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, account, [BROKER_AUDIENCE])));
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, await triggerAccount(), [BROKER_AUDIENCE])));
     expect(res.status).toBe(401);
     await unchanged();
   });
@@ -75,8 +78,7 @@ describe('with OIDC on, the function takes events from its senders only', () => 
   });
 
   it('the Trigger\'s identity itself, had it leaked: the forged history is still not written', async () => {
-    const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
-    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, trigger.body.status.auth.serviceAccountName, [SENDER_AUDIENCE])));
+    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, await triggerAccount(), [SENDER_AUDIENCE])));
     expect(res.status).toBe(503); // the genuine object is not due for ~10 minutes
     await unchanged();
   });

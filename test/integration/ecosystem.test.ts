@@ -2,14 +2,16 @@
 // kstatus (sigs.k8s.io/cli-utils, built by test/kstatus/build.sh: Flux, kpt and cli-utils
 // appliers), Argo CD's health check (config/argocd/health.lua, run by Lua 5.1 as Argo CD runs it),
 // `kubectl get` and `kubectl explain`.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { LIMITS, type Action } from '../../functions/advance-phase/src/action.js';
 import { Admin } from '../support/admin.js';
+import { until } from '../support/chain.js';
 import { serveFunction, type FunctionUnderTest } from '../support/function.js';
+import { pipeThrough } from '../support/pipe.js';
 
 const cluster = inject('cluster');
 const admin = new Admin(cluster);
@@ -28,27 +30,14 @@ afterAll(() => fn?.close());
 
 /** What kstatus computes for the object, as Flux's health check would. */
 async function kstatus(object: Action): Promise<{ status: string; message: string }> {
-  const [verdict] = JSON.parse(await stdin(kstatusBin, [], JSON.stringify([object]))) as { name: string; status: string; message: string }[];
+  const [verdict] = JSON.parse(await pipeThrough(kstatusBin, [], JSON.stringify([object]))) as { name: string; status: string; message: string }[];
   const { status, message } = verdict as { status: string; message: string };
   return { status, message };
 }
 
 /** What Argo CD's health check (the shipped Lua) says of the object. */
 async function argo(object: Action): Promise<{ status: string; message: string }> {
-  return JSON.parse(await stdin('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as { status: string; message: string };
-}
-
-function stdin(exe: string, args: string[], input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${exe} exited ${code}: ${err}`))));
-    child.stdin.end(input);
-  });
+  return JSON.parse(await pipeThrough('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as { status: string; message: string };
 }
 
 const current = async (name: string) => (await admin.getAction(ns, name)).body as unknown as Action;
@@ -97,13 +86,12 @@ describe('health as Kubernetes tools read it, on objects the function wrote', ()
     expect((await setMax(LIMITS.maxPhases + 1)).status).toBe(200);
     try {
       const phases = Array.from({ length: LIMITS.maxPhases + 1 }, (_, i) => `p${i}`);
-      let res = await admin.createAction(ns, 'broken', { phases });
-      for (let i = 0; res.status !== 201 && i < 50; i++) {
-        await new Promise((r) => setTimeout(r, 100)); // the loosened schema takes a moment to serve
-        res = await admin.createAction(ns, 'broken', { phases });
-      }
-      expect(res.status).toBe(201);
-      expect((await fn.send('add', res.body)).status).toBe(400);
+      // The loosened schema takes a moment to serve.
+      const created = await until('the loosened CRD to admit 101 phases', async () => {
+        const res = await admin.createAction(ns, 'broken', { phases });
+        return res.status === 201 && res.body;
+      }, 5_000);
+      expect((await fn.send('add', created)).status).toBe(400);
     } finally {
       expect((await setMax(LIMITS.maxPhases)).status).toBe(200);
     }

@@ -8,8 +8,9 @@ import type { Action } from '../../functions/advance-phase/src/action.js';
 import { freePorts } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
 import { gaps, until } from '../support/chain.js';
-import { serveFunction } from '../support/function.js';
+import { functionKubeconfig } from '../support/function.js';
 import { post, type CloudEventJson } from '../support/http.js';
+import { pipeThrough } from '../support/pipe.js';
 
 const cluster = inject('cluster');
 const admin = new Admin(cluster);
@@ -28,9 +29,7 @@ let url = '';
 let promparse = '';
 beforeAll(async () => {
   await admin.namespace(ns);
-  // The shipped RBAC and a kubeconfig as the function's ServiceAccount (the helper's own server is not used).
-  const { kubeconfig, close } = await serveFunction(cluster);
-  await close();
+  const kubeconfig = await functionKubeconfig(cluster);
   await run('npm', ['run', 'build'], { timeout: 120_000 });
   promparse = (await run('bash', ['test/promparse/build.sh'], { timeout: 290_000 })).stdout.trim();
   const [port] = (await freePorts(1)) as [number];
@@ -48,15 +47,10 @@ async function scrape(): Promise<{ text: string; families: Family[] }> {
   const res = await fetch(`${url}metrics`);
   expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
   const text = await res.text();
-  return new Promise((resolve, reject) => {
-    const parser = spawn(promparse, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    parser.stdout.on('data', (d: Buffer) => (out += d));
-    parser.stderr.on('data', (d: Buffer) => (err += d));
-    parser.on('exit', (code) => (code === 0 ? resolve({ text, families: JSON.parse(out) as Family[] }) : reject(new Error(`not a valid exposition: ${err}`))));
-    parser.stdin.end(text);
+  const parsed = await pipeThrough(promparse, [], text).catch((error: Error) => {
+    throw new Error(`not a valid exposition: ${error.message}`);
   });
+  return { text, families: JSON.parse(parsed) as Family[] };
 }
 
 describe('/metrics', () => {

@@ -24,22 +24,22 @@ export interface FunctionUnderTest {
 
 let ids = 0;
 
-export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnderTest> {
+/** The shipped RBAC applied, and a kubeconfig as the function's ServiceAccount. */
+export async function functionKubeconfig(cluster: ClusterInfo): Promise<string> {
   const admin = new Admin(cluster);
   await admin.namespace('advance-phase');
   await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml');
   const kubeconfig = join(cluster.dir, 'function.kubeconfig');
   await writeKubeconfigForToken(cluster, await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase'), kubeconfig);
+  return kubeconfig;
+}
+
+export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnderTest> {
+  const kubeconfig = await functionKubeconfig(cluster);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const fn: FunctionUnderTest = {
-    server: undefined as unknown as Served,
-    kubeconfig,
-    skew: 0,
-    send: (type, object) => post(fn.server.url, event(cluster, type, object), 'binary'),
-    close: () => fn.server.close(),
-  };
-  fn.server = await serve(
+  let skew = 0;
+  const server = await serve(
     createApp({
       kube: kubeFor(kc),
       auth: null, // no OIDC here: what protects the writes is their own proof
@@ -47,10 +47,21 @@ export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnder
       metrics: new Metrics({ processMetrics: false }),
       maxBodyBytes: 1024 * 1024,
       sweep: { pageSize: 2, concurrency: 4 },
-      now: () => new Date(Date.now() + fn.skew * 1000),
+      now: () => new Date(Date.now() + skew * 1000),
     }),
   );
-  return fn;
+  return {
+    server,
+    kubeconfig,
+    get skew() {
+      return skew;
+    },
+    set skew(seconds: number) {
+      skew = seconds;
+    },
+    send: (type, object) => post(server.url, event(cluster, type, object), 'binary'),
+    close: () => server.close(),
+  };
 }
 
 function event(cluster: ClusterInfo, type: 'add' | 'update' | 'delete', object: unknown): CloudEventJson {

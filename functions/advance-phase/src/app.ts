@@ -5,7 +5,7 @@ import type { SenderAuth, Verdict } from './auth.js';
 import { readCloudEvent } from './cloudevent.js';
 import { createHandler, type HandlerDeps } from './handler.js';
 import { eventContext } from './log.js';
-import { badRequest, type Reply } from './reply.js';
+import type { Reply } from './reply.js';
 import { traceOf } from './trace.js';
 
 
@@ -20,7 +20,7 @@ export interface AppOptions extends Omit<HandlerDeps, 'now'> {
 
 export function createApp(opts: AppOptions): express.Express {
   const { log, metrics } = opts;
-  const handle = createHandler({ ...opts, now: opts.now ?? (() => new Date()) });
+  const { handle, refuse } = createHandler({ ...opts, now: opts.now ?? (() => new Date()) });
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -45,11 +45,7 @@ export function createApp(opts: AppOptions): express.Express {
     eventContext.run({ ...traceOf(req.headers) }, async () => {
       try {
         const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
-        if ('error' in read) {
-          metrics.rejected.inc({ reason: 'bad-request' });
-          log.warn({ reason: read.error }, 'rejected event');
-          return send(res, badRequest(read.error));
-        }
+        if ('error' in read) return send(res, refuse(read.error));
         const { event } = read;
         Object.assign(eventContext.getStore() ?? {}, traceOf(req.headers, event['traceparent']), { id: event.id });
         send(res, await handle(event, res.locals['subject'] as string | null));

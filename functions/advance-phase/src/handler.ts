@@ -27,10 +27,14 @@ export interface HandlerDeps {
   now: () => Date;
 }
 
-/** `subject`: the sender Knative authenticated, or null when senders are not authenticated. */
-export type Handle = (event: CloudEvent<unknown>, subject: string | null) => Promise<Reply>;
+export interface Handler {
+  /** `subject`: the sender Knative authenticated, or null when senders are not authenticated. */
+  handle(event: CloudEvent<unknown>, subject: string | null): Promise<Reply>;
+  /** A 400 for what is not an event the function takes, counted and logged. */
+  refuse(reason: string, extra?: Record<string, unknown>): Reply;
+}
 
-export function createHandler(deps: HandlerDeps): Handle {
+export function createHandler(deps: HandlerDeps): Handler {
   const { kube, log, metrics, now } = deps;
   const dryRun = kube === null;
 
@@ -104,7 +108,7 @@ export function createHandler(deps: HandlerDeps): Handle {
     return { status: 200, headers: { 'x-advance-decision': 'dead-letter' }, body: dryRun ? { dryRun: true, deadLetter: { code, dest, detail } } : undefined };
   }
 
-  return async (event, subject) => {
+  async function handle(event: CloudEvent<unknown>, subject: string | null): Promise<Reply> {
     if (event['knativeerrorcode'] !== undefined) return onDeadLetter(event, subject);
     switch (event.type) {
       case EVENT_TYPES.add:
@@ -120,5 +124,7 @@ export function createHandler(deps: HandlerDeps): Handle {
       default:
         return refuse(`unsupported event type ${JSON.stringify(event.type)}`, { supported: Object.values(EVENT_TYPES) });
     }
-  };
+  }
+
+  return { handle, refuse };
 }

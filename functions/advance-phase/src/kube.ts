@@ -167,8 +167,10 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
     throw new KubeError(res.status, res.text, what);
   }
 
-  async function getJson(path: string, what: string, missing: 'null' | 'throw' = 'throw', accept?: string): Promise<unknown> {
-    const res = await call('GET', `${prefix}${path}`, undefined, accept ? { accept } : {});
+  /** GET of a full path; `missing: 'null'` turns a 404 into null. */
+  async function getJson(path: string, what: string, opts: CallOptions & { missing?: 'null' } = {}): Promise<unknown> {
+    const { missing, ...options } = opts;
+    const res = await call('GET', path, undefined, options);
     if (res.status === 404 && missing === 'null') return null;
     if (res.status !== 200) throw new KubeError(res.status, res.text, what);
     return JSON.parse(res.text) as unknown;
@@ -178,15 +180,15 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
     // The API server's own view of its service-account issuer: the keys it signs tokens with.
     async issuerKeys() {
       const [issuer, jwks] = await Promise.all([
-        getJson('/.well-known/openid-configuration', 'OIDC discovery'),
-        getJson('/openid/v1/jwks', 'service-account signing keys', 'throw', 'application/jwk-set+json'),
+        getJson(`${prefix}/.well-known/openid-configuration`, 'OIDC discovery'),
+        getJson(`${prefix}/openid/v1/jwks`, 'service-account signing keys', { accept: 'application/jwk-set+json' }),
       ]);
       return { issuer, jwks };
     },
 
     sender({ kind, namespace, name }) {
       const [ns, n] = [encodeURIComponent(namespace), encodeURIComponent(name)];
-      return getJson(SENDER_API[kind].replace('%s', ns).replace('%s', n), `get ${kind} ${namespace}/${name}`, 'null');
+      return getJson(`${prefix}${SENDER_API[kind].replace('%s', ns).replace('%s', n)}`, `get ${kind} ${namespace}/${name}`, { missing: 'null' });
     },
 
     async patchStatus(namespace, name, patch) {
@@ -194,19 +196,12 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
       return writeResult(res, `patch ${namespace}/${name} status`);
     },
 
-    async get(namespace, name) {
-      const res = await call('GET', actionPath(namespace, name));
-      if (res.status === 404) return null;
-      if (res.status !== 200) throw new KubeError(res.status, res.text, `get ${namespace}/${name}`);
-      return JSON.parse(res.text) as unknown;
-    },
+    get: (namespace, name) => getJson(actionPath(namespace, name), `get ${namespace}/${name}`, { missing: 'null' }),
 
     async list({ namespace, fieldSelector, limit, continue: token }) {
       const scope = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}` : `${base}/${PLURAL}`;
       const query = new URLSearchParams({ fieldSelector, limit: String(limit), ...(token ? { continue: token } : {}) });
-      const res = await call('GET', `${scope}?${query}`, undefined, { verb: 'list' });
-      if (res.status !== 200) throw new KubeError(res.status, res.text, `list ${PLURAL}`);
-      const page = JSON.parse(res.text) as { items?: unknown[]; metadata?: { continue?: string } };
+      const page = (await getJson(`${scope}?${query}`, `list ${PLURAL}`, { verb: 'list' })) as { items?: unknown[]; metadata?: { continue?: string } };
       return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
     },
 
