@@ -5,6 +5,7 @@ import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { KubeError, type Kube } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Metrics } from '../../functions/advance-phase/src/metrics.js';
+import type { WaitMode } from '../../functions/advance-phase/src/reply.js';
 import { example, post, serve, type CloudEventJson, type Mode, type Served } from '../support/http.js';
 import { ModelStore } from '../support/model-store.js';
 
@@ -13,8 +14,8 @@ const NOW = new Date('2026-11-22T10:00:07.000Z');
 const now = () => NOW;
 const log = createLogger('silent');
 
-function appWith(kube: Kube | null, metrics = new Metrics({ processMetrics: false })) {
-  return createApp({ kube, auth: null, log, metrics, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, now });
+function appWith(kube: Kube | null, metrics = new Metrics({ processMetrics: false }), waitMode: WaitMode = 'retry-after') {
+  return createApp({ kube, auth: null, log, metrics, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, waitMode, now });
 }
 
 function storeFor(event: CloudEventJson): ModelStore {
@@ -74,6 +75,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       ['finished', 200, { decision: { kind: 'done', reason: 'finished' } }],
       ['delete', 200, { decision: { kind: 'done', reason: 'gone' } }],
       ['ping', 200, { dryRun: true, sweep: expect.stringContaining('skipped') }],
+      ['tick', 200, { dryRun: true, tick: expect.stringContaining('skipped') }],
       ['dead-letter', 200, { deadLetter: { code: '503' } }],
       ['invalid-spec', 400, { error: 'invalid Action spec', reason: expect.stringMatching(/spec\.phases.*spec\.delay/) }],
       ['not-an-action', 400, { reason: expect.stringContaining('data is not an Action') }],
@@ -157,10 +159,10 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       const store = storeFor(example('update-due'));
       const list = store.list.bind(store);
       let lists = 0;
-      store.list = async () => {
+      store.list = async (opts) => {
         lists++;
         await new Promise((r) => setTimeout(r, 50));
-        return list();
+        return list(opts);
       };
       const server = await serve(appWith(store));
       try {
@@ -172,6 +174,61 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       } finally {
         await server.close();
       }
+    });
+
+    describe('WAIT_MODE=tick: the wait is a tick\'s, so no answer asks for a retry', () => {
+      async function sendTicked(kube: Kube, event: CloudEventJson) {
+        const server = await serve(appWith(kube, new Metrics({ processMetrics: false }), 'tick'));
+        try {
+          return await post(server.url, event, mode);
+        } finally {
+          await server.close();
+        }
+      }
+
+      it('not due: 200, empty, no Retry-After, the due time in a header, nothing written', async () => {
+        const event = example('update-not-due');
+        const store = storeFor(event);
+        const res = await sendTicked(store, event);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('');
+        expect(res.headers.get('retry-after')).toBeNull();
+        expect(res.headers.get('x-advance-decision')).toBe('wait');
+        expect(res.headers.get('x-advance-until')).toBe('2099-01-01T00:00:05.000Z');
+        expect(store.emitted).toHaveLength(0);
+      });
+
+      it('due: advances as in retry-after mode', async () => {
+        const event = example('update-due');
+        const store = storeFor(event);
+        const res = await sendTicked(store, event);
+        expect(res.headers.get('x-advance-decision')).toBe('advance');
+        expect(store.object?.status).toMatchObject({ phase: 'configure', dueSlot: '2026-11-22T10:00:12Z' });
+      });
+
+      it('a tick begins what is due: its first tick sweeps, the next lists the seconds since', async () => {
+        const store = storeFor(example('update-due'));
+        const selectors: string[] = [];
+        const list = store.list.bind(store);
+        store.list = (opts) => (selectors.push(opts.fieldSelector), list(opts));
+        const server = await serve(appWith(store, new Metrics({ processMetrics: false }), 'tick'));
+        try {
+          const first = await post(server.url, example('tick'), mode);
+          expect(first.status).toBe(200);
+          expect(first.text).toBe('');
+          expect(Object.fromEntries(['x-advance-decision', 'x-advance-scope', 'x-advance-swept'].map((h) => [h, first.headers.get(h)]))).toEqual({
+            'x-advance-decision': 'tick',
+            'x-advance-scope': 'full',
+            'x-advance-swept': '1',
+          });
+          expect(store.object?.status?.phase).toBe('configure');
+          const second = await post(server.url, example('tick'), mode);
+          expect(second.headers.get('x-advance-scope')).toBe('slots');
+          expect(selectors.slice(1)).toEqual(['status.dueSlot=2026-11-22T10:00:07Z']); // the test's clock stands still
+        } finally {
+          await server.close();
+        }
+      });
     });
 
     it('API server trouble: 500 so Knative retries', async () => {

@@ -19,6 +19,7 @@ beforeAll(async () => {
     metrics: new Metrics({ processMetrics: false }),
     maxBodyBytes: 64 * 1024,
     sweep: { pageSize: 10, concurrency: 2 },
+    waitMode: 'retry-after',
   });
   server = await serve(app);
 });

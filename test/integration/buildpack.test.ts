@@ -16,19 +16,15 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { freePorts } from '../cluster/processes.js';
 import { until } from '../support/chain.js';
+import { launchEnvs, readFuncYaml } from '../support/func-yaml.js';
 import { example, post } from '../support/http.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LAUNCH_LAYER_LIMIT_MB = 25;
 
-interface FuncYaml {
-  build: { buildEnvs?: { name: string; value: string }[] };
-  run: { envs?: { name: string; value: string }[] };
-}
-const funcYaml = parse(readFileSync(join(ROOT, 'func.yaml'), 'utf8')) as FuncYaml;
+const funcYaml = readFuncYaml();
 const envOf = (list: { name: string; value: string }[] = []) => Object.fromEntries(list.map((e) => [e.name, e.value]));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
@@ -80,7 +76,7 @@ async function launch(extra: Record<string, string> = {}): Promise<Launched> {
     NODE_ENV: 'production',
     NODE_PROJECT_PATH: app,
     PORT: String(port), // Knative sets 8080, where kn func's probes look; any free port here
-    ...envOf(funcYaml.run.envs),
+    ...launchEnvs(funcYaml), // with config/knative/base's ConfigMap, as a deploy after it has them
     ...extra,
   };
   const child = spawn('sh', [join(app, 'start.sh')], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -7,21 +7,11 @@
 //     `advance-phase`, run by the kubelet as `node dist/index.js`) with func.yaml's ServiceAccount,
 //     run envs and health endpoints, PORT=8080 as Knative sets it, and a Service port 80 -> 8080.
 // No scale to zero, no activator, no queue-proxy: the filter delivers straight to the pod.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'yaml';
 import type { Admin } from '../support/admin.js';
+import { deployedEnvs, readFuncYaml } from '../support/func-yaml.js';
 import { fqdn } from './services.js';
 
 export const FUNCTION_IMAGE = 'advance-phase';
-const repo = new URL('../../', import.meta.url).pathname;
-
-interface FuncYaml {
-  name: string;
-  run?: { envs?: { name: string; value: string }[] };
-  deploy: { serviceAccountName: string; healthEndpoints: { liveness: string; readiness: string } };
-}
-
 const CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
@@ -57,7 +47,7 @@ export async function installServingCrd(admin: Admin): Promise<void> {
 
 /** Installs the function's Knative Service (with its address) and what serves it, as `kn func deploy` would. Returns the Service's name. */
 export async function deployFunction(admin: Admin, namespace: string): Promise<string> {
-  const func = parse(readFileSync(join(repo, 'func.yaml'), 'utf8')) as FuncYaml;
+  const func = readFuncYaml();
   const name = func.name;
 
   const labels = { 'serving.knative.dev/service': name };
@@ -76,7 +66,7 @@ export async function deployFunction(admin: Admin, namespace: string): Promise<s
           containers: [{
             name: 'user-container',
             image: FUNCTION_IMAGE,
-            env: [{ name: 'PORT', value: '8080' }, ...(func.run?.envs ?? [])],
+            env: [{ name: 'PORT', value: '8080' }, ...deployedEnvs(func)],
             ports: [{ name: 'http1', containerPort: 8080 }],
             readinessProbe: probe(func.deploy.healthEndpoints.readiness),
             livenessProbe: probe(func.deploy.healthEndpoints.liveness),

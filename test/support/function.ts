@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { createApp } from '../../functions/advance-phase/src/app.js';
+import type { WaitMode } from '../../functions/advance-phase/src/reply.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Metrics } from '../../functions/advance-phase/src/metrics.js';
@@ -34,7 +35,7 @@ export async function functionKubeconfig(cluster: ClusterInfo): Promise<string> 
   return kubeconfig;
 }
 
-export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnderTest> {
+export async function serveFunction(cluster: ClusterInfo, opts: { waitMode?: WaitMode } = {}): Promise<FunctionUnderTest> {
   const kubeconfig = await functionKubeconfig(cluster);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
@@ -47,6 +48,7 @@ export async function serveFunction(cluster: ClusterInfo): Promise<FunctionUnder
       metrics: new Metrics({ processMetrics: false }),
       maxBodyBytes: 1024 * 1024,
       sweep: { pageSize: 2, concurrency: 4 },
+      waitMode: opts.waitMode ?? 'retry-after',
       now: () => new Date(Date.now() + skew * 1000),
     }),
   );

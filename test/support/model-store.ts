@@ -5,6 +5,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import type { Kube, WriteResult } from '../../functions/advance-phase/src/kube.js';
+import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
 
 export class ModelStore implements Kube {
   object: Action | null;
@@ -64,10 +65,13 @@ export class ModelStore implements Kube {
     return this.object ? structuredClone(this.object) : null;
   }
 
-  async list(): Promise<{ items: unknown[]; continue: undefined }> {
+  /** The two selectors the function sends: unfinished (the sweep), or one due second (a tick). */
+  async list(opts: Parameters<Kube['list']>[0]): Promise<{ items: unknown[]; continue: undefined }> {
+    const slot = /^status\.dueSlot=(.+)$/.exec(opts.fieldSelector)?.[1];
+    if (slot === undefined && opts.fieldSelector !== UNFINISHED) throw new Error(`the model knows no selector ${opts.fieldSelector}`);
     const state = this.object?.status?.state;
-    const unfinished = this.object && state !== 'Succeeded' && state !== 'Failed';
-    return { items: unfinished ? [structuredClone(this.object)] : [], continue: undefined };
+    const selected = slot === undefined ? state !== 'Succeeded' && state !== 'Failed' : this.object?.status?.dueSlot === slot;
+    return { items: this.object && selected ? [structuredClone(this.object)] : [], continue: undefined };
   }
 
   async deleteAction(_ns: string, _name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult> {

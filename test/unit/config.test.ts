@@ -17,28 +17,39 @@ describe('loadConfig', () => {
       MAX_BODY_BYTES: 1024 * 1024,
       SWEEP_PAGE_SIZE: 500,
       SWEEP_CONCURRENCY: 8,
+      WAIT_MODE: 'retry-after',
       SENDER_AUTH: 'auto',
       SENDER_AUDIENCE: 'serving.knative.dev/service/advance-phase/advance-phase',
       SENDERS: [
         { kind: 'trigger', namespace: 'advance-phase', name: 'advance-phase' },
         { kind: 'pingsource', namespace: 'advance-phase', name: 'advance-phase-sweep' },
+        { kind: 'pingsource', namespace: 'advance-phase', name: 'advance-phase-tick' },
       ],
     });
   });
 
-  it('names the senders and the audience config/knative gives them', () => {
+  it('names the senders and the audience config/knative and its any-broker overlay give them', () => {
     const config = loadConfig({});
-    const yaml = (file: string) => parse(readFileSync(`config/knative/base/${file}`, 'utf8'));
-    const trigger = yaml('trigger.yaml');
-    const ping = yaml('pingsource.yaml');
-    const ns = yaml('kustomization.yaml').namespace;
+    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    const trigger = yaml('base/trigger.yaml');
+    const ping = yaml('base/pingsource.yaml');
+    const tick = yaml('overlays/any-broker/tick.yaml');
+    const ns = yaml('base/kustomization.yaml').namespace;
     expect(config.SENDERS).toEqual([
       { kind: 'trigger', namespace: ns, name: trigger.metadata.name },
       { kind: 'pingsource', namespace: ns, name: ping.metadata.name },
+      { kind: 'pingsource', namespace: ns, name: tick.metadata.name },
     ]);
-    for (const audience of [trigger.spec.subscriber.audience, trigger.spec.delivery.deadLetterSink.audience, ping.spec.sink.audience]) {
+    for (const audience of [trigger.spec.subscriber.audience, trigger.spec.delivery.deadLetterSink.audience, ping.spec.sink.audience, tick.spec.sink.audience]) {
       expect(audience).toBe(config.SENDER_AUDIENCE);
     }
+  });
+
+  it('takes WAIT_MODE from the ConfigMap config/knative ships, which the any-broker overlay sets to tick', () => {
+    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    expect(loadConfig({ WAIT_MODE: yaml('base/settings.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('retry-after');
+    expect(loadConfig({ WAIT_MODE: yaml('overlays/any-broker/settings-patch.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('tick');
+    expect(() => loadConfig({ WAIT_MODE: 'sleep' })).toThrow(/WAIT_MODE: Invalid option/);
   });
 
   it('reads numbers and flags from their strings', () => {

@@ -1,13 +1,16 @@
 // Property: whatever the order of deliveries (duplicates, late retries, lost events, stale
-// snapshots, conflicts, delay edits, unrelated label writes, sweeps) and whatever forged events
-// arrive in between, no phase is begun twice or skipped, no entry is rewritten, starts are
+// snapshots, conflicts, delay edits, unrelated label writes, sweeps, ticks) and whatever forged
+// events arrive in between, no phase is begun twice or skipped, no entry is rewritten, starts are
 // spaced by at least the delay in force, nothing is deleted early, and the sweep alone finishes
-// what events did not.
+// what events did not. With every event lost, ticks alone finish a run, each phase within one
+// tick period (plus mtping's jitter) of its due time.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAction, type Action, type ParsedAction } from '../../functions/advance-phase/src/action.js';
 import { reconcile } from '../../functions/advance-phase/src/reconcile.js';
+import { startOf } from '../../functions/advance-phase/src/status.js';
 import { sweep } from '../../functions/advance-phase/src/sweep.js';
+import { createTicker } from '../../functions/advance-phase/src/tick.js';
 import { action, T0 } from '../support/actions.js';
 import { ModelStore } from '../support/model-store.js';
 
@@ -18,7 +21,8 @@ type Step =
   | { kind: 'edit-delay'; delay: number }
   | { kind: 'label' }
   | { kind: 'forge'; how: Forgery }
-  | { kind: 'sweep' };
+  | { kind: 'sweep' }
+  | { kind: 'ping-tick' };
 
 /** What a hostile sender changes in the current object before posting it as an event. */
 type Forgery = 'history' | 'delay' | 'phases' | 'uid' | 'ttl';
@@ -45,6 +49,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('forge' as const), how: fc.constantFrom<Forgery>('history', 'delay', 'phases', 'uid', 'ttl') }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('ping-tick' as const) }) },
 );
 
 interface Pending {
@@ -58,6 +63,7 @@ async function run(phases: string[], delay: number, steps: Step[]) {
   const now = () => new Date(clock);
   const store = new ModelStore(action({ phases, delay }), now);
   const pending: Pending[] = [{ snapshot: structuredClone(store.object), notBefore: 0 }];
+  const ticker = createTicker(store, { pageSize: 10, concurrency: 2, now });
   let seen = 0;
   const collect = () => {
     for (; seen < store.emitted.length; seen++) pending.push({ snapshot: store.emitted[seen], notBefore: 0 });
@@ -72,6 +78,7 @@ async function run(phases: string[], delay: number, steps: Step[]) {
       if (store.object) await reconcile(store, forge(store.object, s.how), now);
     }
     else if (s.kind === 'sweep') await sweep(store, { pageSize: 10, concurrency: 2, now });
+    else if (s.kind === 'ping-tick') await ticker.tick();
     else if (pending.length > 0) {
       const i = s.pick % pending.length;
       const event = pending[i] as Pending;
@@ -112,6 +119,40 @@ describe('convergence under any delivery order', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('with every event lost, ticks alone begin each phase within one period of its due time', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 500, max: 3000 }),
+        fc.array(fc.integer({ min: 0, max: 499 }), { minLength: 1, maxLength: 50 }),
+        async (phases, delay, period, jitters) => {
+          let clock = T0.getTime();
+          const now = () => new Date(clock);
+          const store = new ModelStore(action({ phases, delay }), now);
+          const ticker = createTicker(store, { pageSize: 10, concurrency: 2, now });
+          // Enough ticks for the whole run if each phase took its worst case.
+          const ticks = Math.ceil((phases.length * (delay * 1000 + period + 500)) / period) + 1;
+          for (let i = 0; i < ticks; i++) {
+            await ticker.tick();
+            // The next tick: one period on, plus the jitter mtping adds to each send.
+            clock = T0.getTime() + (i + 1) * period + (jitters[i % jitters.length] as number);
+          }
+          expect(store.violations).toEqual([]);
+          const timestamps = store.object?.status?.timestamps ?? [];
+          expect(timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
+          const starts = timestamps.map(startOf);
+          for (let i = 1; i < starts.length; i++) {
+            const late = (starts[i] as number) - (starts[i - 1] as number) - delay * 1000;
+            expect(late).toBeGreaterThanOrEqual(0);
+            expect(late).toBeLessThan(period + 500);
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

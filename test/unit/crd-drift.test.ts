@@ -59,8 +59,9 @@ describe('crds/action.yaml matches the zod schema', () => {
     expect(undescribed).toEqual([]);
   });
 
-  it('lets the sweep select on status.state, whose values zod knows', () => {
-    expect(version.selectableFields).toEqual([{ jsonPath: '.status.state' }]);
+  it('lets the sweep select on status.state, whose values zod knows, and a tick on status.dueSlot', () => {
+    expect(version.selectableFields).toEqual([{ jsonPath: '.status.state' }, { jsonPath: '.status.dueSlot' }]);
+    expect((root.properties?.['status'] as Schema).properties?.['dueSlot']).toMatchObject({ type: 'string', format: 'date-time' });
     const state = (root.properties?.['status'] as Schema).properties?.['state'] as Schema;
     expect(state['enum']).toEqual(State.options);
     const excluded = [...UNFINISHED.matchAll(/status\.state!=(\w+)/g)].map((m) => m[1]);

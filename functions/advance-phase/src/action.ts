@@ -69,6 +69,7 @@ export const Status = z.object({
   state: z.optional(State),
   progress: z.optional(z.string()),
   nextPhaseAt: z.optional(DateTime),
+  dueSlot: z.optional(DateTime),
   observedGeneration: z._default(Generation, 0),
   conditions: z.optional(z.array(Condition)),
 });

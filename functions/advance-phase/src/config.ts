@@ -22,20 +22,26 @@ export const Config = z.object({
   SWEEP_PAGE_SIZE: count(1, 5000, 500),
   SWEEP_CONCURRENCY: count(1, 256, 8),
   /**
+   * How a not-yet-due event is answered. `retry-after`: 503 with Retry-After, the wait carried by
+   * Knative's delivery (honoured by the in-memory channel only). `tick`: 200, the wait carried by
+   * a PingSource tick (config/knative/overlays/any-broker), for brokers that ignore Retry-After.
+   */
+  WAIT_MODE: z._default(z.enum(['retry-after', 'tick']), 'retry-after'),
+  /**
    * Knative OIDC sender authentication: `oidc` requires a token from a sender, `none` checks
    * nothing, `auto` requires one when the senders' status shows OIDC is on in the cluster.
    */
   SENDER_AUTH: z._default(z.enum(['auto', 'oidc', 'none']), 'auto'),
   /** The audience tokens must be for: config/knative's `audience` on the Trigger and PingSource. */
   SENDER_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'serving.knative.dev/service/advance-phase/advance-phase'),
-  /** The Knative objects that may send, `kind/namespace/name` (config/knative's Trigger and PingSource). */
+  /** The Knative objects that may send, `kind/namespace/name` (config/knative's Trigger and PingSources; the tick is the any-broker overlay's). */
   SENDERS: z.prefault(
     z.pipe(z.string(), z.transform((text, ctx) => {
       const refs = parseSenders(text);
       if (typeof refs === 'string') ctx.issues.push({ code: 'custom', message: refs, input: text });
       return typeof refs === 'string' ? [] : refs;
     })),
-    'trigger/advance-phase/advance-phase,pingsource/advance-phase/advance-phase-sweep',
+    'trigger/advance-phase/advance-phase,pingsource/advance-phase/advance-phase-sweep,pingsource/advance-phase/advance-phase-tick',
   ),
 });
 export type Config = z.infer<typeof Config>;

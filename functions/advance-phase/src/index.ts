@@ -72,11 +72,12 @@ async function main(): Promise<void> {
       pageSize: config.SWEEP_PAGE_SIZE,
       concurrency: config.SWEEP_CONCURRENCY,
     },
+    waitMode: config.WAIT_MODE,
     isShuttingDown: () => shuttingDown,
   });
 
   const server = app.listen(config.PORT, () => {
-    log.info({ port: config.PORT, dryRun: kube === null, namespace: config.WATCH_NAMESPACE || '*' }, 'listening');
+    log.info({ port: config.PORT, dryRun: kube === null, namespace: config.WATCH_NAMESPACE || '*', waitMode: config.WAIT_MODE }, 'listening');
   });
   server.keepAliveTimeout = 65_000; // longer than the Knative queue-proxy's idle timeout
 

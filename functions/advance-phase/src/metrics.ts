@@ -69,6 +69,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tickDuration = new Histogram({
+    name: 'advance_phase_tick_duration_seconds',
+    help: 'How long each tick took (WAIT_MODE=tick), by scope: slots (the seconds since the last tick) or full (every unfinished Action).',
+    labelNames: ['scope'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly tickListed = new Counter({
+    name: 'advance_phase_tick_listed_actions_total',
+    help: 'Actions the ticks listed, by scope: what the ticks cost the API server.',
+    labelNames: ['scope'],
+    registers: [this.registry],
+  });
+  readonly tickDecisions = new Counter({
+    name: 'advance_phase_tick_decisions_total',
+    help: 'Decisions the ticks took, by kind.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -1,5 +1,6 @@
 // What each decision answers, as Knative's delivery reads it: the status code and Retry-After.
-// Pure. In real mode every 2xx is empty (the broker filter turns any other 2xx body into a 502
+// Pure. A wait is a 503 with Retry-After (`retry-after` mode) or, where a PingSource tick carries
+// the wait (`tick` mode, brokers that ignore Retry-After), a 200 so that no broker retries it. In real mode every 2xx is empty (the broker filter turns any other 2xx body into a 502
 // and a redelivery), so the decision travels in headers; in dry-run a person is reading, and
 // the 200 carries the decision and the JSON Patch the write would send.
 import type { Decision } from './decide.js';
@@ -14,9 +15,11 @@ export interface Reply {
 /** The decision as logged and shown: its kind and what it is about. */
 export type Summary = Record<string, unknown> & { kind: Decision['kind'] };
 
+export type WaitMode = 'retry-after' | 'tick';
+
 export function replyTo(
   decision: Decision,
-  opts: { now: Date; dryRun: boolean; patch?: PatchOperation[] | null },
+  opts: { now: Date; dryRun: boolean; waitMode: WaitMode; patch?: PatchOperation[] | null },
 ): { reply: Reply; summary: Summary } {
   const headers: Record<string, string> = { 'x-advance-decision': decision.kind };
   const summary: Summary = { kind: decision.kind };
@@ -27,11 +30,17 @@ export function replyTo(
       Object.assign(summary, { phase: decision.phase, position: decision.position });
       break;
     case 'wait': {
+      const until = decision.until.toISOString();
+      Object.assign(summary, { reason: decision.reason, until });
+      if (opts.waitMode === 'tick') {
+        headers['x-advance-until'] = until;
+        break;
+      }
       // Whole seconds, as Knative reads Retry-After; never 0, which would retry at once.
       const seconds = Math.max(1, Math.ceil((decision.until.getTime() - opts.now.getTime()) / 1000));
       headers['retry-after'] = String(seconds);
       status = 503;
-      Object.assign(summary, { reason: decision.reason, until: decision.until.toISOString(), retryAfter: seconds });
+      summary['retryAfter'] = seconds;
       break;
     }
     case 'reject':

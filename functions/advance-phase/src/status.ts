@@ -16,6 +16,16 @@ export const CONDITION_TYPE = CONDITIONS.succeeded;
 
 type ConditionValue = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
+/**
+ * The whole second (UTC, `2026-12-01T10:00:05Z`) in which a time falls: `status.dueSlot`, the
+ * equality-friendly form of "when the next step is due" that a tick selects on (field selectors
+ * take only `=` and `!=`). Fixed at one second, whatever the tick: slots written by any replica
+ * or configuration line up with what any tick lists.
+ */
+export function slotOf(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
 /** When the phase in this entry began, in epoch milliseconds. */
 export function startOf(entry: Timestamp): number {
   const [start] = Object.values(entry);
@@ -40,6 +50,10 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
   const current = last ? Object.keys(last)[0] : undefined;
   const due = last ? new Date(startOf(last) + delay * 1000).toISOString() : undefined;
   const progress = `${Math.min(begun, phases.length)}/${phases.length}`;
+  // The next step a tick must take, if any: the next phase, or a finished Action's deletion.
+  let next: number | undefined;
+  if (last && finished && ttl !== undefined) next = startOf(last) + ttl * 1000;
+  else if (last && !finished && !paused) next = startOf(last) + delay * 1000;
 
   let state: State;
   let succeeded: Omit<ConditionValue, 'type'>;
@@ -69,6 +83,7 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
     state,
     progress,
     ...(finished || paused || due === undefined ? {} : { nextPhaseAt: due }),
+    ...(next === undefined ? {} : { dueSlot: slotOf(next) }),
     observedGeneration: generation ?? 0,
     conditions: withConditions(
       kept,
@@ -89,7 +104,7 @@ export function failedStatus(
   generation: number | undefined,
   now: Date,
 ): Record<string, unknown> {
-  const { nextPhaseAt: _dropped, observedGeneration: _replaced, ...kept } = existing;
+  const { nextPhaseAt: _next, dueSlot: _slot, observedGeneration: _replaced, ...kept } = existing;
   const recorded = z.array(Condition).safeParse(existing['conditions']);
   const verdict = { reason: 'InvalidSpec', message: reason };
   return {

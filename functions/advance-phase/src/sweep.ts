@@ -29,11 +29,21 @@ export interface SweepResult {
 }
 
 export async function sweep(kube: Kube, opts: SweepOptions): Promise<SweepResult> {
-  const result: SweepResult = { pages: 0, listed: 0, decisions: {}, writes: 0, reads: 0, lateSeconds: [], failures: [] };
+  const result = emptyResult();
+  await reconcileListed(kube, UNFINISHED, opts, result);
+  return result;
+}
+
+export function emptyResult(): SweepResult {
+  return { pages: 0, listed: 0, decisions: {}, writes: 0, reads: 0, lateSeconds: [], failures: [] };
+}
+
+/** Lists the Actions `fieldSelector` selects, page by page, and reconciles each (adding to `result`). */
+export async function reconcileListed(kube: Kube, fieldSelector: string, opts: SweepOptions, result: SweepResult): Promise<void> {
   let token: string | undefined;
   do {
     const page = await kube.list({
-      fieldSelector: UNFINISHED,
+      fieldSelector,
       limit: opts.pageSize,
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
       ...(token ? { continue: token } : {}),
@@ -43,7 +53,6 @@ export async function sweep(kube: Kube, opts: SweepOptions): Promise<SweepResult
     await forEachLimited(page.items, opts.concurrency, (item) => sweepOne(kube, item, result, opts.now));
     token = page.continue;
   } while (token);
-  return result;
 }
 
 async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: () => Date): Promise<void> {
