@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, parseDocument } from 'yaml';
+import { deployedEnvs, launchEnvs } from '../support/func-yaml.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FUNC_YAML = join(ROOT, 'func.yaml');
@@ -141,6 +142,12 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
 
   it('reads every key (no unknown keys or mistyped values, which kn func would drop with a warning)', () => {
     expect(summary.strictDecodeErrors).toEqual([]);
+  });
+
+  it("reads WAIT_MODE from config/knative's ConfigMap, the reference kn func's deployer turns into a configMapKeyRef", () => {
+    expect(summary.run.envs).toContainEqual({ name: 'WAIT_MODE', value: '{{ configMap:advance-phase:WAIT_MODE }}' });
+    expect(deployedEnvs()).toContainEqual({ name: 'WAIT_MODE', valueFrom: { configMapKeyRef: { name: 'advance-phase', key: 'WAIT_MODE' } } });
+    expect(launchEnvs()).toMatchObject({ WAIT_MODE: 'retry-after' }); // base/ ships the ConfigMap it reads
   });
 
   it('understands the function as intended', () => {

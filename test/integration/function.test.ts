@@ -203,6 +203,51 @@ describe('the sweep', () => {
   });
 });
 
+describe('WAIT_MODE=tick: ticks carry the wait', () => {
+  const ns = 'tick-a';
+  let ticked: FunctionUnderTest;
+  beforeAll(async () => {
+    await admin.namespace(ns);
+    ticked = await serveFunction(cluster, { waitMode: 'tick', namespace: ns });
+  });
+  afterAll(() => ticked?.close());
+  let ticks = 0;
+  const tick = () => post(ticked.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/advance-phase-tick', id: `tick-${++ticks}`, data: { tick: true } }, 'binary');
+  const header = (res: { headers: Headers }, name: string) => res.headers.get(`x-advance-${name}`);
+
+  it('a not-due event gets 200 and no Retry-After; each tick lists only the seconds since the last and begins what is due', async () => {
+    for (const n of [1, 2, 3]) expect((await ticked.send('add', await create(ns, `due-${n}`, { phases: ['a', 'b'], delay: 2 }))).status).toBe(200);
+    await ticked.send('add', await create(ns, 'later', { phases: ['a', 'b'], delay: 3600 }));
+    const notDue = await ticked.send('update', await current(ns, 'due-1'));
+    expect([notDue.status, notDue.headers.get('retry-after'), header(notDue, 'decision')]).toEqual([200, null, 'wait']);
+    expect((await current(ns, 'due-1')).status?.dueSlot).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    // Its first tick cannot know what it missed: it sweeps the unfinished Actions, none due yet.
+    const first = await tick();
+    expect([first.status, first.text, header(first, 'scope'), header(first, 'swept')]).toEqual([200, '', 'full', '4']);
+
+    ticked.skew = 2.5;
+    const mark = auditMark();
+    const second = await tick();
+    expect([header(second, 'scope'), header(second, 'swept')]).toEqual(['slots', '3']);
+    for (const n of [1, 2, 3]) expect((await current(ns, `due-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
+    expect((await current(ns, 'later')).status?.phase).toBe('a');
+    // The cost: a list per second since the first tick (three or four; pages of two here), the
+    // three due ones listed, one patch each, and no read.
+    const calls = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter((e) => e.stage === 'ResponseComplete');
+    const selectors = calls.filter((e) => e.verb === 'list').map((e) => new URL(e.requestURI, 'https://x').searchParams.get('fieldSelector') ?? '');
+    expect(new Set(selectors).size).toBeGreaterThanOrEqual(3);
+    expect(new Set(selectors).size).toBeLessThanOrEqual(4);
+    for (const selector of selectors) expect(selector).toMatch(/^status\.dueSlot=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(auditSince(mark, [ns]).filter((c) => !c.startsWith('list ') && c.includes(' actions'))).toEqual(Array(3).fill('patch actions/status 200'));
+
+    // Nothing due: the seconds are listed and nothing comes back.
+    const idle = await tick();
+    expect([header(idle, 'scope'), header(idle, 'swept')]).toEqual(['slots', '0']);
+    ticked.skew = 0;
+  });
+});
+
 describe('events that end nothing', () => {
   it('an event for an Action that is gone: 200, nothing written', async () => {
     const created = await create('fn-b', 'gone', { phases: ['a'] });

@@ -1,8 +1,8 @@
 // Knative Eventing's own controllers and webhooks, installed from the release manifests onto the
 // test bed (test/stack/bed.ts), judge what this project ships: the shipped manifests pass
-// Knative's admission webhooks only with the README's cluster-admin step, an invalid delivery
-// is denied, the OIDC overlay passes only with the OIDC patch, and the webhook defaults the
-// Broker as it does on a real cluster.
+// Knative's admission webhooks only with the README's cluster-admin step (the any-broker overlay
+// without it), an invalid delivery is denied, the OIDC overlay passes only with the OIDC patch,
+// and the webhook defaults the Broker as it does on a real cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
 import { RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
@@ -40,6 +40,15 @@ describe("Knative's control plane on the test bed", () => {
     const refused = await applyFails('-k', 'config/knative');
     expect(refused).toMatch(/admission webhook "validation\.webhook\.eventing\.knative\.dev" denied the request/);
     expect(refused).toMatch(/retryAfterMax/);
+  });
+
+  it('admits the any-broker overlay with delivery-retryafter off: no alpha flag, and a seconds-field cron', async () => {
+    expect(await applyFails('-k', 'config/knative/overlays/any-broker')).toBe('');
+    const tick = JSON.parse(await kubectl('get', 'pingsource', 'advance-phase-tick', '-n', NS, '-o', 'json')) as { spec: { schedule: string } };
+    expect(tick.spec.schedule.split(' ')).toHaveLength(6);
+    const trigger = JSON.parse(await kubectl('get', 'trigger', 'advance-phase', '-n', NS, '-o', 'json')) as { spec: { delivery: Record<string, unknown> } };
+    expect(trigger.spec.delivery).not.toHaveProperty('retryAfterMax');
+    await kubectl('delete', '-f', 'config/knative/overlays/any-broker/tick.yaml', '-n', NS);
   });
 
   it('admits every shipped manifest once config-features has the README\'s patch', async () => {

@@ -35,7 +35,8 @@ export async function functionKubeconfig(cluster: ClusterInfo): Promise<string> 
   return kubeconfig;
 }
 
-export async function serveFunction(cluster: ClusterInfo, opts: { waitMode?: WaitMode } = {}): Promise<FunctionUnderTest> {
+/** `namespace`: the sweep and the ticks list only there (WATCH_NAMESPACE). */
+export async function serveFunction(cluster: ClusterInfo, opts: { waitMode?: WaitMode; namespace?: string } = {}): Promise<FunctionUnderTest> {
   const kubeconfig = await functionKubeconfig(cluster);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
@@ -47,7 +48,7 @@ export async function serveFunction(cluster: ClusterInfo, opts: { waitMode?: Wai
       log: createLogger('silent'),
       metrics: new Metrics({ processMetrics: false }),
       maxBodyBytes: 1024 * 1024,
-      sweep: { pageSize: 2, concurrency: 4 },
+      sweep: { pageSize: 2, concurrency: 4, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
       waitMode: opts.waitMode ?? 'retry-after',
       now: () => new Date(Date.now() + skew * 1000),
     }),
