@@ -39,6 +39,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          // The scenarios that matter on a broker that ignores Retry-After, run on the
+          // any-broker overlay. Its own run of vitest: one stack per machine at a time.
+          name: 'e2e-any-broker',
+          include: ['test/e2e/chain.test.ts', 'test/e2e/recovery.test.ts'],
+          globalSetup: ['test/e2e/any-broker-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

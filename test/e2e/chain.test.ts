@@ -1,6 +1,7 @@
 // Actions walked by the real chain: ApiServerSource adapter -> broker ingress -> IMC dispatcher
-// -> broker filter -> function, with Knative's own retries honouring Retry-After. Nothing here
-// is simulated; the gaps are read from the timestamps the function wrote.
+// -> broker filter -> function, the wait carried by Knative's retries honouring Retry-After
+// (project e2e) or by the any-broker overlay's PingSource tick (project e2e-any-broker). Nothing
+// here is simulated; the gaps are read from the timestamps the function wrote.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,8 +13,18 @@ import { finished, functionLog, gaps, phaseOf, starts, until } from '../support/
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;
 const run = promisify(execFile);
-/** Knative retries to the millisecond here, but a loaded 2-core CI runner is not a benchmark. */
-const SLACK_MS = 1000;
+const ticked = stack.waitMode === 'tick';
+/**
+ * How late a phase may begin: Knative retries to the millisecond; a tick comes within its period
+ * plus mtping's jitter (up to 0.5 s). Plus 1 s: a loaded 2-core CI runner is not a benchmark.
+ */
+const SLACK_MS = 1000 + (ticked ? (stack.tickSeconds ?? 0) * 1000 + 500 : 0);
+
+/** Ticks the function has run (its metrics), whatever their scope. */
+const ticksSoFar = async () => {
+  const text = await (await fetch(`${await stack.functionUrl()}metrics`)).text();
+  return [...text.matchAll(/^advance_phase_tick_duration_seconds_count\{scope="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+};
 
 const create = async (ns: string, name: string, spec: Record<string, unknown>) => {
   const res = await admin.createAction(ns, name, spec);
@@ -32,18 +43,21 @@ describe('the chain', () => {
     expect(done.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['provision', 'configure', 'verify', 'done']);
     expect(gaps(done).filter((gap) => gap < 2000 || gap >= 2000 + SLACK_MS)).toEqual([]);
 
-    // Happy path: add (advance), then per phase one update answered 503 and retried once
-    // (advance), and the last update (finished). No event answered 2xx twice: a non-empty 2xx
-    // body would make the broker filter answer 502 and every event would come back.
+    // Happy path, retry-after: add (advance), then per phase one update answered 503 and retried
+    // once (advance), and the last update (finished). Tick: add (advance), each update answered
+    // 200 (wait) and never retried while a tick begins the phase, and the last update
+    // (finished). No event answered 2xx twice: a non-empty 2xx body would make the broker filter
+    // answer 502 and every event would come back.
     // An answer is logged once its Kubernetes Event is recorded, by which time the next event
-    // may already have been answered: wait for all eight lines, then count them.
-    const mine = await until('all eight answers', async () => {
+    // may already have been answered: wait for all the lines, then count them.
+    const expected = ticked ? ['advance', 'done', 'wait', 'wait', 'wait'] : ['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait'];
+    const mine = await until(`all ${expected.length} answers`, async () => {
       const entries = functionLog(stack.logFiles('function')).filter((e) => e.action === 'e2e-walk/four' && e.decision);
-      return entries.length >= 8 && entries.some((e) => e.decision?.reason === 'finished') && entries;
+      return entries.length >= expected.length && entries.some((e) => e.decision?.reason === 'finished') && entries;
     });
-    const kinds = mine.map((e) => e.decision?.kind).sort();
-    expect(kinds).toEqual(['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait']);
-    const answered2xx = mine.filter((e) => e.decision?.kind !== 'wait').map((e) => e.id);
+    expect(mine.map((e) => e.decision?.kind).sort()).toEqual(expected);
+    // Tick: every answer is a 2xx, so no event came twice at all.
+    const answered2xx = mine.filter((e) => ticked || e.decision?.kind !== 'wait').map((e) => e.id);
     expect(new Set(answered2xx).size).toBe(answered2xx.length);
 
     const kubectl = join(stack.cluster.binDir, 'kubectl');
@@ -75,11 +89,20 @@ describe('the chain', () => {
   it('ends the chain of an Action deleted mid-run', async () => {
     await create('e2e-delete', 'doomed', { phases: ['a', 'b', 'c'], delay: 2 });
     await until('the first phase', async () => (await phaseOf(admin, 'e2e-delete', 'doomed')) === 'a');
+    const due = Date.parse(((await admin.getAction('e2e-delete', 'doomed')).body as unknown as Action).status?.nextPhaseAt ?? '');
     await admin.deleteAction('e2e-delete', 'doomed');
-    // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
-    await until('the retry to find it gone', async () =>
-      functionLog(stack.logFiles('function')).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
-    );
+    if (!ticked) {
+      // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
+      await until('the retry to find it gone', async () =>
+        functionLog(stack.logFiles('function')).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
+      );
+    } else {
+      // Nothing is pending anywhere: a tick past its due time lists its second and finds nothing.
+      await until('its due time', async () => Date.now() > due + 1000);
+      const before = await ticksSoFar();
+      await until('a tick after that', async () => (await ticksSoFar()) > before);
+      expect(functionLog(stack.logFiles('function')).filter((e) => e.level >= 40 && e.time > due)).toEqual([]);
+    }
     expect((await admin.getAction('e2e-delete', 'doomed')).status).toBe(404);
   });
 

@@ -1,7 +1,7 @@
 // Starts the whole local chain (control plane, Knative's control and data planes, the function) once for the
 // end-to-end suite. If any part cannot start, the suite fails here with that part's log.
 import type { TestProject } from 'vitest/node';
-import { startStack, type StackInfo } from '../stack/stack.js';
+import { startStack, type StackInfo, type StackOptions } from '../stack/stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -9,10 +9,13 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // OIDC on: the configuration this project recommends. The bench's stack runs with it off.
-  const stack = await startStack({ oidc: true });
-  const { bed, cluster, dir, functionKubeconfig, detached, oidc } = stack;
-  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached, oidc });
+/** Starts the stack and hands its description to the test files; returns its stop. */
+export async function provideStack(project: TestProject, opts: StackOptions): Promise<() => Promise<void>> {
+  const stack = await startStack(opts);
+  const { bed, cluster, dir, functionKubeconfig, detached, oidc, wiring, waitMode, tickSeconds } = stack;
+  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached, oidc, wiring, waitMode, ...(tickSeconds ? { tickSeconds } : {}) });
   return stack.stop;
 }
+
+// OIDC on: the configuration this project recommends. The bench's stack runs with it off.
+export default (project: TestProject) => provideStack(project, { oidc: true });

@@ -50,8 +50,13 @@ export interface StackInfo {
   /** A kubeconfig as the function's ServiceAccount (the bench runs the function itself with it). */
   functionKubeconfig: string;
   detached: boolean;
-  /** Knative's OIDC sender authentication is on, and config/knative/overlays/oidc applied. */
+  /** Knative's OIDC sender authentication is on. */
   oidc: boolean;
+  /** The kustomize directory applied: config/knative, overlays/oidc, or the overlay asked for. */
+  wiring: string;
+  /** How the applied wiring waits (its advance-phase ConfigMap), and for `tick` the tick's period. */
+  waitMode: 'retry-after' | 'tick';
+  tickSeconds?: number;
 }
 
 export interface Stack extends StackInfo {
@@ -84,6 +89,8 @@ export interface StackOptions {
   auditPolicy?: boolean;
   /** Turn on Knative's OIDC sender authentication (the README's cluster-admin step) and apply config/knative/overlays/oidc. */
   oidc?: boolean;
+  /** A kustomize directory to apply instead (config/knative/overlays/any-broker). */
+  overlay?: string;
   log?: (line: string) => void;
 }
 
@@ -103,7 +110,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     const admin = bed.admin;
     const oidc = opts.oidc ?? false;
-    const wiring = oidc ? 'config/knative/overlays/oidc' : 'config/knative';
+    const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
     log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
     for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
       await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', `config/knative/cluster/${patch}`);
@@ -127,7 +134,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
     await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);
     const { admin: _admin, stop: _stop, ...bedInfo } = bed;
-    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached, oidc };
+    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached, oidc, wiring, ...(await waitModeOf(admin)) };
     const stack = withControls(info);
     await waitForChain(admin);
     log(`stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`);
@@ -232,6 +239,20 @@ function withControls(info: StackInfo): Stack {
       if (info.detached) await rm(stackStatePath, { force: true });
     },
   };
+}
+
+/** What the function was started with (the wiring's ConfigMap) and, in tick mode, the tick's period. */
+async function waitModeOf(admin: Admin): Promise<Pick<StackInfo, 'waitMode' | 'tickSeconds'>> {
+  const settings = await admin.request<{ data?: { WAIT_MODE?: string } }>('GET', `/api/v1/namespaces/${NS}/configmaps/advance-phase`);
+  const mode = settings.body.data?.WAIT_MODE;
+  if (mode === 'retry-after') return { waitMode: mode };
+  if (mode !== 'tick') throw new Error(`the wiring's ConfigMap advance-phase has WAIT_MODE ${JSON.stringify(mode)}`);
+  const tick = await admin.request<{ spec?: { schedule?: string } }>('GET', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-tick`);
+  const schedule = tick.body.spec?.schedule ?? '';
+  // The two seconds-field forms a tick uses: every second, or every N seconds.
+  const every = /^\*(?:\/(\d+))? \* \* \* \* \*$/.exec(schedule);
+  if (!every) throw new Error(`WAIT_MODE=tick, but the tick's schedule ${JSON.stringify(schedule)} is not "* * * * * *" or "*/N * * * * *"`);
+  return { waitMode: mode, tickSeconds: Number(every[1] ?? 1) };
 }
 
 /** When a log file was created: a later pod's log comes after an earlier one's. */

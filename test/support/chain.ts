@@ -16,6 +16,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
 }
 
 export interface LogEntry {
+  /** pino's: 30 info, 40 warn, 50 error. */
+  level: number;
+  time: number;
   msg: string;
   action?: string;
   id?: string;
@@ -23,6 +26,7 @@ export interface LogEntry {
   code?: string;
   decision?: { kind: string; reason?: string; phase?: string };
   sweep?: { listed: number; decisions: Record<string, number> };
+  tick?: { scope: 'slots' | 'full'; listed: number; decisions: Record<string, number> };
 }
 
 /** The function's JSON log lines, from each of the given files in turn (a restarted pod writes a new one). */
