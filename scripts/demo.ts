@@ -1,6 +1,7 @@
 // npm run demo: the whole chain on this machine. Starts the local stack (building what it needs
 // the first time), applies examples/action.yaml with kubectl, prints each phase as it begins,
-// shows what kubectl sees, and stops everything.
+// shows what kubectl sees, and stops everything. `-- --overlay <dir>`: that kustomize directory
+// instead of config/knative (config/knative/overlays/any-broker: the wait carried by ticks).
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,12 +15,16 @@ const say = (line: string) => console.log(line);
 
 say('demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing\'s controllers, webhooks and data plane, and the function');
 say('demo: the first run builds them from their Go modules: about 15 minutes on 2 cores, then seconds');
-const stack = await startStack({ log: (line) => console.error(`  ${line}`) });
+const at = process.argv.indexOf('--overlay');
+const overlay = at < 0 ? undefined : process.argv[at + 1];
+if (at >= 0 && !overlay) throw new Error('demo: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
+const stack = await startStack({ ...(overlay ? { overlay } : {}), log: (line) => console.error(`  ${line}`) });
 const kubectl = (...args: string[]) =>
   run(join(stack.cluster.binDir, 'kubectl'), ['--kubeconfig', stack.cluster.kubeconfig, ...args]).then((r) => r.stdout);
 
 try {
-  say(`demo: ready after ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  const mode = stack.waitMode === 'tick' ? `WAIT_MODE=tick, a tick every ${stack.tickSeconds} s` : 'WAIT_MODE=retry-after';
+  say(`demo: ready after ${((Date.now() - started) / 1000).toFixed(0)} s (${stack.wiring}: ${mode})\n`);
   say('$ kubectl apply -f examples/action.yaml');
   process.stdout.write(await kubectl('apply', '-n', 'default', '-f', 'examples/action.yaml'));
 
