@@ -1,6 +1,7 @@
 // npm run bench [-- --full | --smoke]
-// The function behind Knative's broker and a controller-runtime reconciler, side by side on one
-// local control plane with the same Actions. Writes bench/results/<profile>-<time>.json and
+// The function behind Knative's broker (waiting by Retry-After, and by ticks on the any-broker
+// overlay) and a controller-runtime reconciler, side by side on one local control plane with the
+// same Actions. Writes bench/results/<profile>-<time>.json and
 // regenerates bench/RESULTS.md with its plots from the newest results.
 //   quick (default, < 10 min on 2 cores), full (the sizes the targets name), smoke (correctness
 //   only, the smallest sizes: what CI runs; its figures are not written).
@@ -10,14 +11,15 @@ import { join } from 'node:path';
 import { startStack } from '../test/stack/stack.js';
 import { renderReport } from './lib/report.js';
 import { apiServerCeiling, coldStart, createNamespaces, drift, idle, measure, scenario, sweepCost, usageOver } from './lib/scenarios.js';
-import { buildPeer, functionSystem, peerSystem, type System } from './lib/systems.js';
+import { buildPeer, functionSystem, NO_SWEEP, peerSystem, tickSystem, type System } from './lib/systems.js';
+import { tickCost } from './lib/tick-cost.js';
 import type { Run } from './lib/workload.js';
 
 const profile = process.argv.includes('--full') ? 'full' : process.argv.includes('--smoke') ? 'smoke' : 'quick';
 const size = {
-  smoke: { lateN: 3, driftPhases: 4, scale: [5], idleN: 5, idleSeconds: 3, sweep: [20, 3], coldRuns: 2, coldEvents: 100 },
-  quick: { lateN: 20, driftPhases: 15, scale: [10, 100], idleN: 100, idleSeconds: 30, sweep: [1000, 10], coldRuns: 5, coldEvents: 2000 },
-  full: { lateN: 100, driftPhases: 60, scale: [10, 100, 500, 1000], idleN: 1000, idleSeconds: 30, sweep: [10_000, 100], coldRuns: 20, coldEvents: 10_000 },
+  smoke: { lateN: 3, driftPhases: 4, scale: [5], idleN: 5, idleSeconds: 3, sweep: [20, 3], tickCost: [10], ticks: 2, coldRuns: 2, coldEvents: 100 },
+  quick: { lateN: 20, driftPhases: 15, scale: [10, 100], idleN: 100, idleSeconds: 30, sweep: [1000, 10], tickCost: [10, 1000], ticks: 5, coldRuns: 5, coldEvents: 2000 },
+  full: { lateN: 100, driftPhases: 60, scale: [10, 100, 500, 1000], idleN: 1000, idleSeconds: 30, sweep: [10_000, 100], tickCost: [10, 1000, 10_000], ticks: 10, coldRuns: 20, coldEvents: 10_000 },
 }[profile];
 
 const t0 = Date.now();
@@ -25,17 +27,17 @@ const progress = (line: string) => console.log(`[${((Date.now() - t0) / 1000).to
 progress(`bench: ${profile} profile`);
 
 const peerExe = await buildPeer((line) => progress(line));
-// No sweep fires unless a measurement asks for one (once a year, 1 January 00:00).
-const stack = await startStack({ auditPolicy: true, sweepSchedule: '0 0 1 1 *', log: (line) => progress(line) });
+const stack = await startStack({ auditPolicy: true, sweepSchedule: NO_SWEEP, log: (line) => progress(line) });
 try {
   // Only one system acts at a time.
   const fn = functionSystem(stack);
+  const ticked = tickSystem(stack);
   const peer = await peerSystem(stack, peerExe);
   await fn.off();
   await createNamespaces(stack);
 
   const results: Record<string, unknown> = {};
-  for (const system of [fn, peer] as System[]) {
+  for (const system of [fn, ticked, peer] as System[]) {
     await system.on();
     progress(`${system.name}: on; its floor, ${size.idleSeconds} s with no Actions`);
     const floor = await usageOver(system, size.idleSeconds);
@@ -68,6 +70,8 @@ try {
   const ceiling = await apiServerCeiling(stack, size.scale.at(-1) as number);
   progress(`sweep: ${size.sweep[0]} finished + ${size.sweep[1]} overdue Actions`);
   const sweep = await sweepCost(stack, fn, size.sweep[0] as number, size.sweep[1] as number);
+  progress(`tick cost: ${size.tickCost.join(', ')} running Actions, ${size.ticks} ticks each`);
+  const ticks = await tickCost(stack, size.tickCost, size.ticks);
   progress(`cold start: ${size.coldRuns} runs, then ${size.coldEvents} events`);
   const cold = await coldStart(stack, size.coldRuns, size.coldEvents);
 
@@ -79,6 +83,7 @@ try {
     systems: results,
     ceiling,
     sweep,
+    tickCost: ticks,
     coldStart: cold,
     seconds: Math.round((Date.now() - t0) / 1000),
   };
@@ -91,7 +96,7 @@ try {
   renderReport(dir, benchDir);
   if (profile === 'smoke') {
     rmSync(benchDir, { recursive: true, force: true });
-    progress('smoke: both systems ran every scenario correctly, and the report renders (figures not recorded)');
+    progress('smoke: the three systems ran every scenario correctly, and the report renders (figures not recorded)');
   } else {
     progress(`wrote ${file} and bench/RESULTS.md`);
   }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { ApiCalls } from './audit.js';
 import type { ColdMarks, Measured, Usage } from './scenarios.js';
 import { round, SHARED } from './stats.js';
+import { JITTER_MS, TICK_MS, type SystemName } from './systems.js';
+import type { TickCost } from './tick-cost.js';
 
 interface SystemResult {
   lateness: Measured[];
@@ -16,7 +18,7 @@ interface Results {
   when: string;
   machine: Record<string, unknown>;
   versions: Record<string, string>;
-  systems: { function: SystemResult; peer: SystemResult };
+  systems: { function: SystemResult; peer: SystemResult; 'function-tick'?: SystemResult };
   ceiling: { n: number; patchesPerSecond: number };
   sweep: {
     finished: number;
@@ -28,6 +30,7 @@ interface Results {
     selectedList: { ms: number; pages: number; items: number };
     smallList: { ms: number; pages: number; items: number };
   };
+  tickCost?: TickCost[];
   coldStart: {
     runs: number; minMs: number; medianMs: number; maxMs: number; bareNodeMedianMs: number; rssAfterStartMb: number; events: number; rssCurve: [number, number][];
     breakdown?: Record<'bareNode' | 'dryRun' | 'realMode', ColdMarks>;
@@ -47,25 +50,26 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   if (!newest) throw new Error(`no results in ${resultsDir}`);
   const r = JSON.parse(readFileSync(join(resultsDir, newest), 'utf8')) as Results;
   const { function: fn, peer } = r.systems;
+  const tick = r.systems['function-tick'];
+  // Older results have two systems.
+  const NAMES = (['function', 'function-tick', 'peer'] as SystemName[]).filter((n) => r.systems[n]);
+  const system = (n: SystemName) => r.systems[n] as SystemResult;
   mkdirSync(join(benchDir, 'plots'), { recursive: true });
 
   // Plots: lateness distribution (steady runs), and lateness and CPU against concurrency.
   const steady = (s: SystemResult) => s.lateness.filter((m) => m.run.shape === 'steady').flatMap((m) => m.samples);
   writeFileSync(join(benchDir, 'plots/lateness-cdf.svg'), chart({
     title: 'Lateness per transition, steady load (delays 1 s and 3 s)', x: 'lateness (ms)', y: 'fraction of transitions',
-    series: [['function', cdf(steady(fn))], ['peer', cdf(steady(peer))]],
+    series: NAMES.map((n) => [n, cdf(steady(system(n)))]),
   }));
   const scaleSeries = (s: SystemResult, f: (m: Measured) => number) => s.scale.filter((m) => m.run.shape === 'steady').map((m) => [m.run.n, f(m)] as [number, number]);
   writeFileSync(join(benchDir, 'plots/lateness-vs-concurrency.svg'), chart({
     title: 'Lateness against concurrent Actions (5 phases, delay 2 s, steady)', x: 'concurrent Actions', y: 'lateness (ms)', logX: true,
-    series: [
-      ['function p50', scaleSeries(fn, (m) => m.lateness.p50)], ['function p99', scaleSeries(fn, (m) => m.lateness.p99)],
-      ['peer p50', scaleSeries(peer, (m) => m.lateness.p50)], ['peer p99', scaleSeries(peer, (m) => m.lateness.p99)],
-    ],
+    series: NAMES.flatMap((n) => [[`${n} p50`, scaleSeries(system(n), (m) => m.lateness.p50)], [`${n} p99`, scaleSeries(system(n), (m) => m.lateness.p99)]] as [string, [number, number][]][]),
   }));
   writeFileSync(join(benchDir, 'plots/cpu-vs-concurrency.svg'), chart({
     title: 'CPU per transition, all processes (5 phases, delay 2 s, steady)', x: 'concurrent Actions', y: 'CPU ms per transition', logX: true,
-    series: [['function', scaleSeries(fn, (m) => sum(m.cpuMsPerTransition))], ['peer', scaleSeries(peer, (m) => sum(m.cpuMsPerTransition))]],
+    series: NAMES.map((n) => [n, scaleSeries(system(n), (m) => sum(m.cpuMsPerTransition))]),
   }));
 
   // Targets.
@@ -94,6 +98,22 @@ export function renderReport(resultsDir: string, benchDir: string): void {
     [`Lateness p50 within 10 ms of the peer (steady, ${fn.lateness[0]?.run.n} Actions)`, p50Gaps.map((g) => `delay ${g.delay} s: ${g.ms} vs ${g.peer} ms`).join('; '), p50Gaps.every((g) => g.ms - g.peer <= 10)],
     ['Idle cost a fraction of the peer\'s', `${idleFn} vs ${idlePeer} CPU s over ${fn.idle.seconds} s (of which the dispatcher, holding the retries: ${fn.idle.cpuSeconds['dispatcher']})`, idleFn < idlePeer],
   ];
+  if (tick) {
+    const worst = Math.max(...[...tick.lateness, ...tick.scale].filter((m) => m.run.shape === 'steady').map((m) => m.lateness.max));
+    targets.push([
+      `function-tick: every steady phase within the tick (${TICK_MS / 1000} s) plus mtping's jitter (${JITTER_MS} ms) of its due time`,
+      `max ${worst} ms`,
+      worst <= TICK_MS + JITTER_MS,
+    ]);
+  }
+  const biggest = r.tickCost?.at(-1);
+  if (biggest) {
+    targets.push([
+      `A tick costs what is due, not what is running: an idle tick at ${biggest.running} running Actions lists nothing`,
+      `${biggest.idle.lists} lists, ${biggest.idle.listed} Actions listed (a full list: ${biggest.full.listed})`,
+      biggest.idle.listed === 0,
+    ]);
+  }
 
   const lines: string[] = [];
   const table = (head: string[], rows: (string | number | undefined)[][]) => {
@@ -112,6 +132,8 @@ export function renderReport(resultsDir: string, benchDir: string): void {
     '**function**: the advance-phase function behind the local Knative chain (ApiServerSource adapter, broker ingress, IMC dispatcher, broker filter), ' +
       'on the test bed where Knative\'s controllers and webhooks, kube-controller-manager, kube-scheduler and the node\'s stand-ins run too: ' +
       'per-process figures cover the chain\'s processes, whole-machine CPU covers everything. ' +
+      '**function-tick**: the same function on `config/knative/overlays/any-broker` (`WAIT_MODE=tick`): a not-yet-due event is answered 200 and a PingSource tick every ' +
+      `${TICK_MS / 1000} s (through mtping, counted among its processes) begins what has come due, as on a broker that ignores \`Retry-After\`. ` +
       '**peer**: `bench/peer`, a controller-runtime reconciler (informer cache, `RequeueAfter`, one optimistic-lock status patch per transition). ' +
       'Same kube-apiserver, same Actions, one system switched on at a time. Every run is checked first (every phase once, in order, never early); a wrong run fails the bench.',
     '',
@@ -121,7 +143,7 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   table(['target', 'measured', ''], targets.map(([t, m, ok]) => [t, m, mark(ok)]));
   lines.push('## Lateness per transition (ms): start_k - (start_k-1 + delay)', '');
   table(['system', 'delay', 'shape', 'Actions', 'min', 'p50', 'p95', 'p99', 'max', 'burst drain /s'],
-    (['function', 'peer'] as const).flatMap((name) => r.systems[name].lateness.map((m) => [name, `${m.run.delay} s`, m.run.shape, m.run.n, m.lateness.min, m.lateness.p50, m.lateness.p95, m.lateness.p99, m.lateness.max, m.drainRate])));
+    NAMES.flatMap((name) => system(name).lateness.map((m) => [name, `${m.run.delay} s`, m.run.shape, m.run.n, m.lateness.min, m.lateness.p50, m.lateness.p95, m.lateness.p99, m.lateness.max, m.drainRate])));
   lines.push(`p50 ratio (function / peer), steady: ${p50Gaps.map((g) => `delay ${g.delay} s ${ratio(g.ms, g.peer)}`).join(', ')}.`, '');
   if (at100) {
     const cpuMs = sum(at100.cpuMsPerTransition);
@@ -142,7 +164,7 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   }
   lines.push('## Drift', '');
   table(['system', 'phases at delay 1 s', '(last - first) - (phases - 1) s', 'per wait'],
-    (['function', 'peer'] as const).map((n) => [n, r.systems[n].drift.phases, `${r.systems[n].drift.driftMs} ms`, `${r.systems[n].drift.meanLatenessMs} ms`]));
+    NAMES.map((n) => [n, system(n).drift.phases, `${system(n).drift.driftMs} ms`, `${system(n).drift.meanLatenessMs} ms`]));
   lines.push(
     'Each phase waits from the previous *recorded* start (the contract: `spec.delay` seconds between phase starts), so a run drifts by the sum of its per-transition lateness, for both systems. ' +
       'Anchoring each wait on the previous *due* time instead cannot remove the function\'s share: Knative reads `Retry-After` as whole seconds or an HTTP date ' +
@@ -151,26 +173,26 @@ export function renderReport(resultsDir: string, benchDir: string): void {
       'worse for every phase than a steady few ms. The lever is the per-transition latency itself.', '');
   lines.push('## API calls per transition (steady lateness runs, from the audit log)', '');
   table(['system', 'Action writes', 'failed Action writes (409, 422, 404)', 'Action reads (GET, LIST)', 'watches opened', 'Event writes', 'other'],
-    (['function', 'peer'] as const).map((n) => {
-      const ms = r.systems[n].lateness.filter((m) => m.run.shape === 'steady');
+    NAMES.map((n) => {
+      const ms = system(n).lateness.filter((m) => m.run.shape === 'steady');
       return [n, per(ms, 'actionWrites'), per(ms, 'failedWrites'), per(ms, 'actionReads'), per(ms, 'actionWatches'), per(ms, 'eventWrites'), per(ms, 'other')];
     }));
   lines.push('## Scale: 5 phases at delay 2 s', '');
   table(['system', 'Actions', 'shape', 'p50', 'p99', 'max', 'transitions/s', 'drain /s', 'CPU ms/transition, whole machine', 'CPU ms/transition, its processes', 'CPU ms/transition by process', 'peak RSS MB by process'],
-    (['function', 'peer'] as const).flatMap((name) => r.systems[name].scale.map((m) => [
+    NAMES.flatMap((name) => system(name).scale.map((m) => [
       name, m.run.n, m.run.shape, m.lateness.p50, m.lateness.p99, m.lateness.max, m.throughput, m.drainRate, m.machineCpuMsPerTransition, sum(m.cpuMsPerTransition),
       Object.entries(m.cpuMsPerTransition).map(([k, v]) => `${k} ${v}`).join(', '),
       Object.entries(m.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', '),
     ])));
   lines.push(`kube-apiserver ceiling: ${r.ceiling.patchesPerSecond} status patches/s (${r.ceiling.n} patches, 16 in flight, straight at it).`, '');
   lines.push('Where each system bends, from its largest burst:', '');
-  for (const name of ['function', 'peer'] as const) {
-    const burst = r.systems[name].scale.filter((m) => m.run.shape === 'burst').at(-1);
+  for (const name of NAMES) {
+    const burst = system(name).scale.filter((m) => m.run.shape === 'burst').at(-1);
     if (!burst) continue;
     const top = Object.entries(burst.cpuMsPerTransition).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v} ms`).join(', ');
     lines.push(`- ${name}: ${burst.throughput} transitions/s over the run, and a drain of ${burst.drainRate}/s per round (rounds overlap: one is still draining when the next comes due), ` +
       `with the machine ${burst.machineBusyPct}% busy (median of 1 s samples). CPU per transition: ${burst.machineCpuMsPerTransition} ms on the whole machine, ` +
-      `${sum(burst.cpuMsPerTransition)} ms of it in ${name === 'function' ? 'the chain\'s' : 'its'} processes (largest: ${top}).`);
+      `${sum(burst.cpuMsPerTransition)} ms of it in ${name === 'peer' ? 'its' : 'the chain\'s'} processes (largest: ${top}).`);
   }
   lines.push('',
     'Both bend where the cores run out. The function\'s chain does more work per transition (a watch event and two deliveries through four Knative processes, ' +
@@ -178,15 +200,16 @@ export function renderReport(resultsDir: string, benchDir: string): void {
     '![lateness against concurrency](plots/lateness-vs-concurrency.svg)', '', '![CPU against concurrency](plots/cpu-vs-concurrency.svg)', '');
   lines.push(`## Idle: ${fn.idle.n} Actions waiting on a 60 s delay, ${fn.idle.seconds} s`, '');
   const byProcess = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
-  table(['system', 'Actions', 'CPU s, own processes', 'CPU s by process', 'RSS MB by process'], (['function', 'peer'] as const).flatMap((n) => {
-    const { idle } = r.systems[n];
+  table(['system', 'Actions', 'CPU s, own processes', 'CPU s by process', 'RSS MB by process'], NAMES.flatMap((n) => {
+    const { idle } = system(n);
     return [
       [n, 'none (just switched on)', sum(idle.floor.cpuSeconds, (k) => !SHARED.has(k)), byProcess(idle.floor.cpuSeconds), byProcess(idle.floor.rssMb)],
       [n, `${idle.n} waiting`, sum(idle.cpuSeconds, (k) => !SHARED.has(k)), byProcess(idle.cpuSeconds), byProcess(idle.rssMb)],
     ];
   }));
   lines.push('Own processes: all but kube-apiserver and etcd. Locally the function process stays up; under Knative Serving it scales to zero while Actions wait, ' +
-    'and of its processes only the dispatcher holds the retries. The adapter, ingress, dispatcher and filter serve every source and function on the cluster.', '');
+    'and of its processes only the dispatcher holds the retries. The adapter, ingress, dispatcher and filter serve every source and function on the cluster. ' +
+    'function-tick\'s idle figure includes its ticks (the function and mtping answer one every 2 s); under Knative Serving the ticks keep its pod up.', '');
   const s = r.sweep;
   lines.push(`## Sweep: ${s.finished} finished + ${s.running} overdue Actions`, '');
   table(['what', 'time', 'pages', 'items returned'], [
@@ -197,6 +220,36 @@ export function renderReport(resultsDir: string, benchDir: string): void {
   ]);
   lines.push(`The sweep's API calls: ${s.calls.actionReads} list/get, ${s.calls.actionWrites} writes on Actions, ${s.calls.eventWrites} Events. ` +
     `What remains of the selected list's cost over the small list (${s.selectedList.ms - s.smallList.ms} ms) is the API server scanning every Action in its cache to apply the selector.`, '');
+  if (r.tickCost?.length) {
+    lines.push('## Tick cost (WAIT_MODE=tick) against running Actions', '');
+    lines.push(`The function as its own process in tick mode, n Actions running with nothing due for an hour, ticks posted ${TICK_MS / 1000} s apart as the overlay's PingSource sends them. ` +
+      'Per tick, from the audit log and /proc: kube-apiserver\'s and etcd\'s CPU less what they use idle over the same time (a few ms is within the noise). ' +
+      'A process\'s first tick sweeps (every running Action listed): that row is what every tick would cost without `status.dueSlot`.', '');
+    const f = (t: TickCost['idle']) => [`${t.ms} ms`, t.lists, t.listed, t.writes, t.apiserverCpuMs, t.etcdCpuMs];
+    table(['running Actions', 'tick', 'answered in', 'lists', 'Actions listed', 'patches', 'kube-apiserver CPU ms', 'etcd CPU ms'], r.tickCost.flatMap((t) => [
+      [t.running, 'first (full sweep)', ...f(t.full)],
+      [t.running, 'idle (nothing due)', ...f(t.idle)],
+      [t.running, `${t.due.due} come due`, ...f(t.due)],
+    ]));
+    const big = r.tickCost.at(-1) as TickCost;
+    lines.push(`At ${big.running} running Actions a tick every ${TICK_MS / 1000} s costs the API server ${round((big.idle.apiserverCpuMs / TICK_MS) * 100, 1)}% of a core idle ` +
+      `(${big.idle.lists} field-selected lists per tick that return nothing; the server still scans its cache to apply the selector), against ` +
+      `${round((big.full.apiserverCpuMs / TICK_MS) * 100, 1)}% if each tick listed every running Action (${big.full.listed} Actions listed per tick).`, '');
+  }
+  if (tick) {
+    const steadyOf = (s: SystemResult) => s.lateness.filter((m) => m.run.shape === 'steady');
+    const p99 = (s: SystemResult) => Math.max(...steadyOf(s).map((m) => m.lateness.p99));
+    lines.push('## Which mode to choose', '');
+    lines.push(
+      `- **Retry-After (config/knative)** on the MT channel-based broker over the in-memory channel, the only broker whose dispatcher honours \`Retry-After\`: ` +
+        `punctual to the millisecond (steady p99 up to ${p99(fn)} ms here), the function scales to zero between phases, and a wait costs one delivery. ` +
+        'Its pending retries live in the dispatcher\'s memory: a dispatcher restart leaves them to the sweep.',
+      `- **Ticks (config/knative/overlays/any-broker)** on Kafka, RabbitMQ or NATS JetStream brokers, which ignore \`Retry-After\`: every phase within a tick plus jitter ` +
+        `(steady p99 up to ${p99(tick)} ms here, bounded by ${TICK_MS + JITTER_MS} ms), no event is ever retried for a wait, and a restart loses nothing. ` +
+        'The ticks keep the function from scaling to zero, and each tick costs a few field-selected lists (above) whether or not anything is due.',
+      '',
+    );
+  }
   const c = r.coldStart;
   lines.push('## Function cold start (real mode: process spawn to the first 2xx on a CloudEvent)', '');
   table(['runs', 'min', 'median', 'max', 'a bare Node server, median', 'RSS after start', 'RSS as events arrive'], [[
@@ -229,7 +282,7 @@ function cdf(values: number[]): [number, number][] {
   return sorted.map((v, i) => [v, (i + 1) / sorted.length]);
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 /** A plain SVG line chart: enough for a distribution or a figure against concurrency. */
 function chart(o: { title: string; x: string; y: string; series: [string, [number, number][]][]; logX?: boolean }): string {

@@ -23,9 +23,9 @@ import { awaitFinished, createActions, deleteActions, drainRates, lateness, list
  * namespace rolls the ApiServerSource adapter (see Stack.namespaces), which mid-measurement would
  * lose events and change the processes being sampled.
  */
-const NAMESPACES = 48;
+const NAMESPACES = 64;
 let namespaces = 0;
-const freshNamespace = (what: string) => {
+export const freshNamespace = (what: string) => {
   if (namespaces >= NAMESPACES) throw new Error(`the bench needs more than ${NAMESPACES} namespaces (${what}): raise NAMESPACES`);
   return `bench-${++namespaces}`;
 };
@@ -128,9 +128,11 @@ export async function scenario(stack: Stack, system: System): Promise<void> {
   await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
   const actions = await awaitFinished(admin, ns, 30_000);
   const gapsOf = (name: string) => gaps(actions.find((a) => a.metadata.name === name) as Action);
+  // Within what the system promises, plus 1 s for a loaded machine.
+  const slack = system.designLatenessMs + 1000;
   const wrong = [
-    ...gapsOf('a0').filter((g) => g < 2000 || g >= 3000).map((g) => `a gap of ${g} ms at delay 2 s`),
-    ...gapsOf('edited').filter((g) => g < 1000 || g >= 2000).map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
+    ...gapsOf('a0').filter((g) => g < 2000 || g >= 2000 + slack).map((g) => `a gap of ${g} ms at delay 2 s`),
+    ...gapsOf('edited').filter((g) => g < 1000 || g >= 1000 + slack).map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
   ];
   await deleteActions(admin, ns);
   if (wrong.length) throw new Error(`${system.name} failed the shared scenario, its figures do not count: ${wrong.join('; ')}`);
@@ -281,7 +283,7 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   return { finished, running, sweepMs, swept: Number(res.headers.get('x-advance-swept')), calls, plainList, selectedList, smallList };
 }
 
-async function forAll<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+export async function forAll<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: limit }, async () => {
     while (next < items.length) await fn(items[next++] as T);

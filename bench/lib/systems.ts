@@ -1,5 +1,7 @@
-// The two systems under comparison, on one control plane: the event-driven function behind
-// Knative's broker, and a controller-runtime reconciler. Only one is switched on at a time.
+// The three systems under comparison, on one control plane: the event-driven function behind
+// Knative's broker waiting by Retry-After (config/knative), the same function waiting by ticks
+// (config/knative/overlays/any-broker), and a controller-runtime reconciler. Only one is
+// switched on at a time.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
@@ -14,8 +16,19 @@ export interface Reported {
   startedAt: number;
 }
 
+export type SystemName = 'function' | 'function-tick' | 'peer';
+
+/** The any-broker overlay's tick period (every 2 s) and the most mtping delays a send on purpose. */
+export const TICK_MS = 2000;
+export const JITTER_MS = 500;
+
+/** No sweep fires unless a measurement asks for one (once a year, 1 January 00:00). */
+export const NO_SWEEP = '0 0 1 1 *';
+
 export interface System {
-  name: 'function' | 'peer';
+  name: SystemName;
+  /** How late a phase may begin by design: 0 but for the tick system (its period plus mtping's jitter). */
+  designLatenessMs: number;
   /** The identities its API calls are made as (audit log). */
   users: string[];
   /** Its own processes plus the shared control plane, for CPU and memory. */
@@ -30,9 +43,43 @@ const controlPlane = (stack: Stack): Processes => ({ 'kube-apiserver': stack.clu
 
 /** The function's chain is on while the ApiServerSource adapter runs: no adapter, no events. */
 export function functionSystem(stack: Stack): System {
+  return chainSystem(stack, 'function', []);
+}
+
+/**
+ * The function on the any-broker overlay: on() applies it and restarts the function (which reads
+ * WAIT_MODE=tick from the overlay's ConfigMap at start), off() puts config/knative back. The
+ * ticks come through mtping, so its process counts as one of the system's.
+ */
+export function tickSystem(stack: Stack): System {
+  const chain = chainSystem(stack, 'function-tick', ['mtping']);
+  const wire = async (dir: string) => {
+    await stack.admin.kubectl('apply', '-k', dir);
+    // Applying the base puts back the shipped sweep schedule: no sweeps in the bench.
+    await stack.admin.request('PATCH', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`, { spec: { schedule: NO_SWEEP } }, 'application/merge-patch+json');
+    await stack.stopPart('function');
+    await stack.startPart('function');
+  };
+  return {
+    ...chain,
+    designLatenessMs: TICK_MS + JITTER_MS,
+    on: async () => {
+      await wire('config/knative/overlays/any-broker'); // the ApiServerSource with it
+      await chain.on();
+    },
+    off: async () => {
+      await stack.admin.kubectl('delete', 'pingsource', 'advance-phase-tick', '-n', NS);
+      await wire('config/knative'); // which re-creates the ApiServerSource: switched off after
+      await chain.off();
+    },
+  };
+}
+
+function chainSystem(stack: Stack, name: SystemName, extra: 'mtping'[]): System {
   let pids: Awaited<ReturnType<Stack['pids']>> | undefined;
   return {
-    name: 'function',
+    name,
+    designLatenessMs: 0,
     // The function's own calls, and the ApiServerSource adapter's watch.
     users: [`system:serviceaccount:${NS}:advance-phase`, `system:serviceaccount:${NS}:actions-source`],
     processes: () => ({
@@ -41,6 +88,7 @@ export function functionSystem(stack: Stack): System {
       ingress: pids?.ingress ?? 0,
       dispatcher: pids?.dispatcher ?? 0,
       filter: pids?.filter ?? 0,
+      ...Object.fromEntries(extra.map((part) => [part, pids?.[part] ?? 0])),
       ...controlPlane(stack),
     }),
     on: async () => {
@@ -73,6 +121,7 @@ export async function peerSystem(stack: Stack, exe: string): Promise<System> {
   let pid = 0;
   return {
     name: 'peer',
+    designLatenessMs: 0,
     users: [`system:serviceaccount:${NS}:peer`],
     processes: () => ({ peer: pid, ...controlPlane(stack) }),
     on: async () => {

@@ -227,7 +227,8 @@ function withControls(info: StackInfo): Stack {
     startPart: async (part) => {
       if (part === 'adapter') {
         const res = await admin.request('POST', SOURCE.slice(0, SOURCE.lastIndexOf('/')), savedSource);
-        if (res.status !== 201) throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
+        // 409: applying config/knative again has re-created it already.
+        if (res.status !== 201 && res.status !== 409) throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
         await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
       } else if (part === 'function') {
         await scale(part, 1);
