@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAction, type Action } from '../../functions/advance-phase/src/action.js';
 import { createApp } from '../../functions/advance-phase/src/app.js';
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
-import { KubeError, type Kube } from '../../functions/advance-phase/src/kube.js';
+import { KubeError } from '../../functions/advance-phase/src/api-client.js';
+import type { Kube } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Metrics } from '../../functions/advance-phase/src/metrics.js';
 import type { WaitMode } from '../../functions/advance-phase/src/reply.js';
@@ -20,7 +21,7 @@ function appWith(kube: Kube | null, metrics = new Metrics({ processMetrics: fals
 
 function storeFor(event: CloudEventJson): ModelStore {
   const parsed = parseAction(event.data);
-  if (parsed.valid !== true) throw new Error('example is not a valid Action');
+  if (parsed.kind !== 'valid') throw new Error('example is not a valid Action');
   const store = new ModelStore(parsed.action, now);
   // The example's own resourceVersion, so the event's snapshot is current.
   (store.object as Action).metadata.resourceVersion = parsed.action.metadata.resourceVersion;

@@ -131,7 +131,7 @@ describe('spec edits', () => {
     const edited = await admin.patchAction('fn-a', 'edit', { spec: { delay: 2 } });
     expect(edited.status).toBe(200);
     const res = await send('update', edited.body);
-    expect(res.headers.get('x-advance-decision')).toBe('update');
+    expect(res.headers.get('x-advance-decision')).toBe('refresh');
     const refreshed = await current('fn-a', 'edit');
     expect(refreshed.status?.observedGeneration).toBe(2);
     const [start] = starts(refreshed);

@@ -34,7 +34,7 @@ function forge(object: Action, how: Forgery): ParsedAction {
   if (how === 'uid') forged.metadata.uid = 'someone-else';
   if (how === 'ttl') forged.spec.ttlSecondsAfterFinished = 0;
   const parsed = parseAction(forged);
-  if (parsed.valid !== true) throw new Error('a forgery must look valid');
+  if (parsed.kind !== 'valid') throw new Error('a forgery must look valid');
   return parsed;
 }
 
@@ -85,7 +85,7 @@ async function run(phases: string[], delay: number, steps: Step[]) {
       if (s.kind === 'lose') pending.splice(i, 1);
       else if (event.notBefore <= clock) {
         const parsed = parseAction(event.snapshot);
-        if (parsed.valid === null) throw new Error(parsed.reason);
+        if (parsed.kind === 'not-an-action') throw new Error(parsed.reason);
         const outcome = await reconcile(store, parsed, now);
         if (outcome.decision.kind === 'wait') event.notBefore = outcome.decision.until.getTime();
         else if (!s.duplicate) pending.splice(i, 1);

@@ -4,7 +4,7 @@ import { decide, snapshotOf, type Decision } from '../../functions/advance-phase
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { action, at, begun } from '../support/actions.js';
 
-const valid = (a: Action): ParsedAction => ({ valid: true, action: a, envelope: a });
+const valid = (a: Action): ParsedAction => ({ kind: 'valid', action: a, envelope: a });
 /** The happy path: the event's snapshot is all the function looks at. */
 const fast = (a: Action, now: Date): Decision => decide(snapshotOf(a), valid(a), now);
 /** A status exactly as the function would have written it after these phases began. */
@@ -96,8 +96,8 @@ describe('decide', () => {
     const before = running(action({ delay: 10 }), ['provision']);
     const edited = { ...before, spec: { ...before.spec, delay: 2 }, metadata: { ...before.metadata, generation: 2 } };
     const refresh = fast(edited, at(1));
-    expect(refresh).toMatchObject({ kind: 'update', reason: 'status-refresh' });
-    if (refresh.kind !== 'update') throw new Error('unreachable');
+    expect(refresh).toMatchObject({ kind: 'refresh', reason: 'spec-edited' });
+    if (refresh.kind !== 'refresh') throw new Error('unreachable');
     expect(refresh.status).toMatchObject({ nextPhaseAt: at(2).toISOString(), observedGeneration: 2 });
     // The refreshed object (what the update event carries) then waits for the new due time.
     const refreshed = { ...edited, status: refresh.status };
@@ -109,8 +109,8 @@ describe('decide', () => {
     const before = running(action(), ['provision']);
     const a = { ...before, spec: { ...before.spec, paused: true }, metadata: { ...before.metadata, generation: 2 } };
     const first = fast(a, at(30));
-    expect(first).toMatchObject({ kind: 'update' });
-    if (first.kind !== 'update') throw new Error('unreachable');
+    expect(first).toMatchObject({ kind: 'refresh' });
+    if (first.kind !== 'refresh') throw new Error('unreachable');
     expect(first.status).toMatchObject({ state: 'Paused' });
     expect(first.status.conditions).toEqual([
       expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Paused' }),
@@ -125,8 +125,8 @@ describe('decide', () => {
     const a = running(action(), ['provision', 'configure', 'verify']);
     const shortened = { ...a, spec: { ...a.spec, phases: ['provision', 'configure'] }, metadata: { ...a.metadata, generation: 2 } };
     const d = fast(shortened, at(11));
-    expect(d).toMatchObject({ kind: 'update', reason: 'finished' });
-    if (d.kind !== 'update') throw new Error('unreachable');
+    expect(d).toMatchObject({ kind: 'refresh', reason: 'finished' });
+    if (d.kind !== 'refresh') throw new Error('unreachable');
     expect(d.status).toMatchObject({ state: 'Succeeded', progress: '2/2' });
     expect(d.status).not.toHaveProperty('nextPhaseAt');
     expect(d.status.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Completed' });
@@ -172,7 +172,7 @@ describe('decide', () => {
 
     it('is recorded as Succeeded=False once, keeping the phases already begun', () => {
       const parsed = parseAction(bad);
-      if (parsed.valid !== false) throw new Error('expected an invalid spec');
+      if (parsed.kind !== 'invalid') throw new Error('expected an invalid spec');
       const d = decide(snapshotOf(bad), parsed, at(0));
       expect(d).toMatchObject({ kind: 'reject', reason: expect.stringContaining('spec.phases') });
       if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
@@ -184,17 +184,17 @@ describe('decide', () => {
       ]);
 
       const recorded = parseAction({ ...bad, status: d.status });
-      if (recorded.valid !== false) throw new Error('expected an invalid spec');
+      if (recorded.kind !== 'invalid') throw new Error('expected an invalid spec');
       expect(decide(snapshotOf(bad), recorded, at(1))).toMatchObject({ kind: 'reject', status: null });
     });
 
     it('is no longer Stalled once the spec is fixed', () => {
       const parsed = parseAction(bad);
-      if (parsed.valid !== false) throw new Error('expected an invalid spec');
+      if (parsed.kind !== 'invalid') throw new Error('expected an invalid spec');
       const d = decide(snapshotOf(bad), parsed, at(0));
       if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
       const fixed = parseAction({ ...bad, spec: { phases: ['provision', 'configure', 'verify'], delay: 5 }, metadata: { ...bad.metadata, generation: 2 }, status: d.status });
-      if (fixed.valid !== true) throw new Error('expected a valid spec');
+      if (fixed.kind !== 'valid') throw new Error('expected a valid spec');
       const next = decide(snapshotOf(fixed.action), fixed, at(5));
       expect(next).toMatchObject({ kind: 'advance', phase: 'configure' });
       if (next.kind !== 'advance') throw new Error('unreachable');

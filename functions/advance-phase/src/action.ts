@@ -5,7 +5,7 @@
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 
-z.config(en()); // zod/mini carries no messages of its own: `describe` reports these.
+z.config(en()); // zod/mini carries no messages of its own: `formatIssues` reports these.
 
 export const GROUP = 'core.opdemo.net';
 export const VERSION = 'v1';
@@ -100,20 +100,27 @@ export type Action = z.infer<typeof Action>;
  * write must prove is still on the server.
  */
 export type ParsedAction =
-  | { valid: true; action: Action; envelope: Envelope }
-  | { valid: false; envelope: Envelope; reason: string };
+  | { kind: 'valid'; action: Action; envelope: Envelope }
+  /** An Action whose spec or status the schema refuses: still ours to report on. */
+  | { kind: 'invalid'; envelope: Envelope; reason: string };
 
-/** Parses untrusted data. `null` means it is not an Action at all. */
-export function parseAction(data: unknown): ParsedAction | { valid: null; reason: string } {
+/** Data that is not an Action of ours at all (another kind, no name, no uid...). */
+export interface NotAnAction {
+  kind: 'not-an-action';
+  reason: string;
+}
+
+/** Parses untrusted data. */
+export function parseAction(data: unknown): ParsedAction | NotAnAction {
   const envelope = Envelope.safeParse(data);
-  if (!envelope.success) return { valid: null, reason: describe(envelope.error) };
+  if (!envelope.success) return { kind: 'not-an-action', reason: formatIssues(envelope.error) };
   const action = Action.safeParse(data);
-  if (!action.success) return { valid: false, envelope: envelope.data, reason: describe(action.error) };
-  return { valid: true, action: action.data, envelope: envelope.data };
+  if (!action.success) return { kind: 'invalid', envelope: envelope.data, reason: formatIssues(action.error) };
+  return { kind: 'valid', action: action.data, envelope: envelope.data };
 }
 
 /** One line per problem, `path: message`, the way kubectl users read API errors. */
-export function describe(error: z.core.$ZodError): string {
+export function formatIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');

@@ -8,7 +8,6 @@ import { eventContext } from './log.js';
 import type { Reply } from './reply.js';
 import { traceOf } from './trace.js';
 
-
 export interface AppOptions extends Omit<HandlerDeps, 'now'> {
   /** null: every sender is accepted (no OIDC); the writes' own proofs still hold. */
   auth: SenderAuth | null;
@@ -19,7 +18,7 @@ export interface AppOptions extends Omit<HandlerDeps, 'now'> {
 }
 
 export function createApp(opts: AppOptions): express.Express {
-  const { log, metrics } = opts;
+  const { metrics } = opts;
   const { handle, refuse } = createHandler({ ...opts, now: opts.now ?? (() => new Date()) });
   const app = express();
   app.disable('x-powered-by');
@@ -40,7 +39,7 @@ export function createApp(opts: AppOptions): express.Express {
   });
 
   // The sender is checked before the body is even read.
-  app.post('/', authenticate, express.raw({ type: () => true, limit: opts.maxBodyBytes }), (req, res, next) => {
+  app.post('/', senderCheck(opts), express.raw({ type: () => true, limit: opts.maxBodyBytes }), (req, res, next) => {
     // Every log line from here on carries the event's trace context (and, once read, its id).
     eventContext.run({ ...traceOf(req.headers) }, async () => {
       try {
@@ -56,21 +55,21 @@ export function createApp(opts: AppOptions): express.Express {
   });
   app.all('/', (_req, res) => void res.status(405).set('allow', 'POST').json({ error: 'POST a CloudEvent to /' }));
 
-  app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (error.type === 'entity.too.large') {
-      metrics.rejected.inc({ reason: 'too-large' });
-      return send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
-    }
-    if (error.status && error.status >= 400 && error.status < 500) {
-      return send(res, { status: error.status, body: { error: error.message } });
-    }
-    // API server trouble and the unexpected: 5xx, so Knative retries the event.
-    metrics.errors.inc();
-    log.error({ err: error }, 'event failed');
-    return send(res, { status: 500, body: { error: error.message } });
-  });
+  app.use(errorReply(opts));
 
-  async function authenticate(req: Request, res: Response, next: NextFunction): Promise<void> {
+  return app;
+}
+
+function send(res: Response, reply: Reply): void {
+  res.status(reply.status).set(reply.headers ?? {});
+  if (reply.body === undefined) res.end();
+  else res.json(reply.body);
+}
+
+/** The sender check as middleware: a request goes on only with a sender Knative authenticated (or with OIDC off). */
+function senderCheck(opts: AppOptions): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+  const { log, metrics } = opts;
+  return async (req, res, next) => {
     try {
       const verdict: Verdict = opts.auth ? await opts.auth.check(req.headers.authorization) : { ok: true, subject: null };
       if (verdict.ok) {
@@ -90,13 +89,22 @@ export function createApp(opts: AppOptions): express.Express {
     } catch (error) {
       next(error);
     }
-  }
-
-  return app;
+  };
 }
 
-function send(res: Response, reply: Reply): void {
-  res.status(reply.status).set(reply.headers ?? {});
-  if (reply.body === undefined) res.end();
-  else res.json(reply.body);
+/** Errors as answers: 413 and other 4xx as they are, everything else a 500 that Knative retries. */
+function errorReply(opts: AppOptions): (error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => void {
+  return (error, _req, res, _next) => {
+    if (error.type === 'entity.too.large') {
+      opts.metrics.rejected.inc({ reason: 'too-large' });
+      return send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
+    }
+    if (error.status && error.status >= 400 && error.status < 500) {
+      return send(res, { status: error.status, body: { error: error.message } });
+    }
+    // API server trouble and the unexpected: 5xx, so Knative retries the event.
+    opts.metrics.errors.inc();
+    opts.log.error({ err: error }, 'event failed');
+    return send(res, { status: 500, body: { error: error.message } });
+  };
 }

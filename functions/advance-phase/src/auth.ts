@@ -62,27 +62,9 @@ export function senderAuth(opts: {
   const clock = opts.clock ?? Date.now;
   // The verifier (jose) is loaded with the first keys: a cluster without OIDC never needs it,
   // and a cold start does not wait for it.
-  const keys = cached(clock, async () => {
-    const [{ issuer, jwks }, { createLocalJWKSet, jwtVerify }] = await Promise.all([api.issuerKeys(), import('jose')]);
-    return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks) as JSONWebKeySet), jwtVerify };
-  });
+  const keys = cached(clock, () => loadKeys(api));
   const senders = cached(clock, () => readSenders(api, opts.senders));
-
-  async function verify(token: string): Promise<{ sub: string } | string> {
-    for (const again of [false, true]) {
-      const { issuer, keySet, jwtVerify } = await keys.get(again);
-      try {
-        const { payload } = await jwtVerify(token, keySet, { issuer, audience, algorithms: ALGORITHMS, clockTolerance: LEEWAY_S });
-        if (typeof payload.sub !== 'string') return 'the token has no subject';
-        return { sub: payload.sub };
-      } catch (error) {
-        // Keys rotate: a token signed by a key we have not seen yet reads the keys once more.
-        if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && !again) continue;
-        return `invalid token: ${(error as Error).message}`;
-      }
-    }
-    return 'invalid token: no key matches';
-  }
+  const verify = (token: string) => verifyToken(token, audience, keys);
 
   return {
     prime: async () => {
@@ -117,6 +99,30 @@ export function senderAuth(opts: {
       return { ok: false, status: 403, reason: `${verified.sub} is not a sender of this function` };
     },
   };
+}
+
+type Keys = Awaited<ReturnType<typeof loadKeys>>;
+
+async function loadKeys(api: AuthApi) {
+  const [{ issuer, jwks }, { createLocalJWKSet, jwtVerify }] = await Promise.all([api.issuerKeys(), import('jose')]);
+  return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks) as JSONWebKeySet), jwtVerify };
+}
+
+/** The token's subject if the issuer signed it for `audience` and it is unexpired; else why not. */
+async function verifyToken(token: string, audience: string, keys: { get(again: boolean): Promise<Keys> }): Promise<{ sub: string } | string> {
+  for (const again of [false, true]) {
+    const { issuer, keySet, jwtVerify } = await keys.get(again);
+    try {
+      const { payload } = await jwtVerify(token, keySet, { issuer, audience, algorithms: ALGORITHMS, clockTolerance: LEEWAY_S });
+      if (typeof payload.sub !== 'string') return 'the token has no subject';
+      return { sub: payload.sub };
+    } catch (error) {
+      // Keys rotate: a token signed by a key we have not seen yet reads the keys once more.
+      if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && !again) continue;
+      return `invalid token: ${(error as Error).message}`;
+    }
+  }
+  return 'invalid token: no key matches';
 }
 
 async function readSenders(api: AuthApi, refs: SenderRef[]): Promise<Senders> {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as z from 'zod/mini';
-import { describe } from './action.js';
+import { formatIssues } from './action.js';
 import { parseSenders } from './senders.js';
 
 const flag = z.pipe(z.enum(['true', 'false', '1', '0', '']), z.transform((v) => v === 'true' || v === '1'));
@@ -48,7 +48,7 @@ export type Config = z.infer<typeof Config>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = Config.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid configuration: ${describe(parsed.error)}`);
+  if (!parsed.success) throw new Error(`invalid configuration: ${formatIssues(parsed.error)}`);
   return parsed.data;
 }
 

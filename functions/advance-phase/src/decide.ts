@@ -13,7 +13,7 @@ export type Decision =
   /** Begin the phase at `position` now: one status write. `lateSeconds`: now minus its due time (none for the first). */
   | { kind: 'advance'; phase: string; position: number; status: Status; lateSeconds?: number }
   /** Bring status in line with the spec (a delay edit, a pause, a shortened list): one write. */
-  | { kind: 'update'; reason: UpdateReason; status: Status }
+  | { kind: 'refresh'; reason: RefreshReason; status: Status }
   /** Nothing is due before `until`: ask the sender to come back then. */
   | { kind: 'wait'; reason: 'not-due' | 'ttl'; until: Date }
   /** The TTL after finishing has passed: delete exactly this version of the object. */
@@ -23,7 +23,8 @@ export type Decision =
   /** This event's chain ends here. */
   | { kind: 'done'; reason: DoneReason };
 
-export type UpdateReason = 'finished' | 'status-refresh';
+/** `finished`: a finished Action's spec was edited; `spec-edited`: a running or paused one's. */
+export type RefreshReason = 'finished' | 'spec-edited';
 export type DoneReason = 'gone' | 'other-incarnation' | 'deleting' | 'stale' | 'finished' | 'paused';
 
 /** Reads a snapshot's position leniently: an event whose spec is invalid still has a position. */
@@ -38,7 +39,7 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
   const meta = current.envelope.metadata;
   if (meta.uid !== snapshot.uid) return { kind: 'done', reason: 'other-incarnation' };
   if (meta.deletionTimestamp) return { kind: 'done', reason: 'deleting' };
-  if (!current.valid) return reject(current.envelope, current.reason, now);
+  if (current.kind === 'invalid') return reject(current.envelope, current.reason, now);
 
   const action = current.action;
   const timestamps = action.status.timestamps;
@@ -54,14 +55,14 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
   const refresh = () => desiredStatus(action, timestamps, now);
 
   if (timestamps.length >= phases.length) {
-    if (stale) return { kind: 'update', reason: 'finished', status: refresh() };
+    if (stale) return { kind: 'refresh', reason: 'finished', status: refresh() };
     if (ttl === undefined) return { kind: 'done', reason: 'finished' };
     const expires = new Date(lastStart + ttl * 1000);
     if (now < expires) return { kind: 'wait', reason: 'ttl', until: expires };
     return { kind: 'delete', uid: meta.uid, resourceVersion: meta.resourceVersion };
   }
   if (paused) {
-    return stale ? { kind: 'update', reason: 'status-refresh', status: refresh() } : { kind: 'done', reason: 'paused' };
+    return stale ? { kind: 'refresh', reason: 'spec-edited', status: refresh() } : { kind: 'done', reason: 'paused' };
   }
 
   const due = new Date(last ? lastStart + delay * 1000 : now.getTime());
@@ -72,7 +73,7 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
     const late = last ? { lateSeconds: (now.getTime() - due.getTime()) / 1000 } : {};
     return { kind: 'advance', phase, position: timestamps.length, status, ...late };
   }
-  if (stale) return { kind: 'update', reason: 'status-refresh', status: refresh() };
+  if (stale) return { kind: 'refresh', reason: 'spec-edited', status: refresh() };
   return { kind: 'wait', reason: 'not-due', until: due };
 }
 

@@ -11,7 +11,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly decisions = new Counter({
     name: 'advance_phase_decisions_total',
-    help: 'Decisions answered, by kind (advance, update, wait, delete, reject, done).',
+    help: 'Decisions answered, by kind (advance, refresh, wait, delete, reject, done).',
     labelNames: ['kind'],
     registers: [this.registry],
   });

@@ -41,50 +41,14 @@ export async function reconcile(
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const decision = decide(snapshot, current, now());
     if (kube === null || current === null) return { decision, writes, reads };
-
-    let result: WriteResult | 'unproven';
-    switch (decision.kind) {
-      case 'advance':
-      case 'update':
-      case 'reject': {
-        if (decision.status === null) return { decision, writes, reads };
-        const patch = statusPatch(current.envelope, decision.status, fromServer);
-        if (patch === null) result = 'unproven';
-        else {
-          writes++;
-          result = await kube.patchStatus(namespace, name, patch);
-        }
-        break;
-      }
-      case 'delete':
-        // A delete cannot test the spec it read, only the version: so it deletes only a version
-        // the function read itself. Once per Action.
-        if (!fromServer) result = 'unproven';
-        else {
-          writes++;
-          result = await kube.deleteAction(namespace, name, decision);
-        }
-        break;
-      case 'wait':
-      case 'done':
-        return { decision, writes, reads };
-    }
+    const result = await write(kube, decision, current, fromServer);
+    if (result === 'nothing') return { decision, writes, reads };
+    if (result !== 'unproven') writes++;
 
     if (result === 'ok') {
       if (decision.kind !== 'advance') return { decision, writes, reads };
-      try {
-        await kube.recordEvent({
-          regarding: current.envelope,
-          type: 'Normal',
-          reason: 'PhaseStarted',
-          action: 'Advance',
-          note: `phase ${decision.position + 1} ${decision.phase} started`,
-          key: `p${decision.position}`,
-        });
-        return { decision, writes, reads };
-      } catch (error) {
-        return { decision, writes, reads, eventError: error as Error };
-      }
+      const eventError = await recordPhase(kube, current.envelope, decision);
+      return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
 
@@ -93,10 +57,50 @@ export async function reconcile(
     reads++;
     const fresh = await kube.get(namespace, name);
     const reparsed = fresh === null ? null : parseAction(fresh);
-    current = reparsed === null || reparsed.valid === null ? null : reparsed;
+    current = reparsed === null || reparsed.kind === 'not-an-action' ? null : reparsed;
     fromServer = true;
   }
   throw new ConflictError(`${namespace}/${name}: still conflicting after ${MAX_ATTEMPTS} attempts`);
+}
+
+/**
+ * The decision's one write, if it has one: 'nothing' to write, 'unproven' when what the
+ * decision read cannot be proven in the write (the object must be read first), or the write's result.
+ */
+async function write(kube: Kube, decision: Decision, current: ParsedAction, fromServer: boolean): Promise<WriteResult | 'unproven' | 'nothing'> {
+  switch (decision.kind) {
+    case 'advance':
+    case 'refresh':
+    case 'reject': {
+      if (decision.status === null) return 'nothing';
+      const patch = statusPatch(current.envelope, decision.status, fromServer);
+      return patch === null ? 'unproven' : kube.patchStatus(current.envelope.metadata.namespace, current.envelope.metadata.name, patch);
+    }
+    case 'delete':
+      // A delete cannot test the spec it read, only the version: so it deletes only a version
+      // the function read itself. Once per Action.
+      return fromServer ? kube.deleteAction(current.envelope.metadata.namespace, current.envelope.metadata.name, decision) : 'unproven';
+    case 'wait':
+    case 'done':
+      return 'nothing';
+  }
+}
+
+/** The PhaseStarted Event; its failure is returned, not thrown: the phase is written either way. */
+async function recordPhase(kube: Kube, regarding: Envelope, decision: Extract<Decision, { kind: 'advance' }>): Promise<Error | undefined> {
+  try {
+    await kube.recordEvent({
+      regarding,
+      type: 'Normal',
+      reason: 'PhaseStarted',
+      action: 'Advance',
+      note: `phase ${decision.position + 1} ${decision.phase} started`,
+      key: `p${decision.position}`,
+    });
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
 }
 
 /**

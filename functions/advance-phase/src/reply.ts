@@ -47,7 +47,7 @@ export function replyTo(
       status = 400;
       summary['reason'] = decision.reason;
       break;
-    case 'update':
+    case 'refresh':
     case 'done':
       summary['reason'] = decision.reason;
       break;

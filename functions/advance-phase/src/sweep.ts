@@ -58,7 +58,7 @@ export async function reconcileListed(kube: Kube, fieldSelector: string, opts: S
 async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: () => Date): Promise<void> {
   // List items of a custom resource carry apiVersion and kind; default them anyway.
   const parsed = parseAction({ apiVersion: API_VERSION, kind: KIND, ...(item as object) });
-  if (parsed.valid === null) {
+  if (parsed.kind === 'not-an-action') {
     result.failures.push({ action: '?', error: parsed.reason });
     return;
   }
