@@ -6,15 +6,16 @@
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Admin } from '../support/admin.js';
+import { logToStderr } from '../support/log.js';
+import { cacheDir } from '../support/repo.js';
 import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cacheDir = process.env.ADVANCE_PHASE_CACHE ?? join(here, '..', '..', '.cache');
 /** Where a detached cluster (cluster:up) records itself, for cluster:down and for reuse. */
 export const statePath = join(cacheDir, 'cluster-state.json');
 
@@ -102,19 +103,16 @@ const CONTROLLERS = [
   'serviceaccount-controller',
 ];
 
-const defaultLog = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
 const execFileP = promisify(execFile);
 
 /** Runs build.sh (a no-op when cached) and resolves to the folder holding the binaries. */
-export function buildControlPlane(log: (line: string) => void = defaultLog): Promise<string> {
+export function buildControlPlane(log: (line: string) => void = logToStderr): Promise<string> {
   return runBuildScript(join(here, 'build.sh'), log);
 }
 
 /** Starts etcd and kube-apiserver on free loopback ports and waits until the API is ready. */
 export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
-  const log = opts.log ?? defaultLog;
+  const log = opts.log ?? logToStderr;
   const detached = opts.detached ?? false;
   const binDir = opts.binDir ?? (await buildControlPlane(log));
   const ownsDir = opts.dir === undefined;
@@ -184,11 +182,11 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       'client-key-data': (await readFile(certs.adminKey)).toString('base64'),
     }));
     await waitFor('kube-apiserver /readyz', proc(info, 'kube-apiserver'), 60_000, async () =>
-      (await api(info, 'GET', '/readyz')).status === 200,
+      (await new Admin(info).request('GET', '/readyz')).status === 200,
     );
     // The default namespace is created by a post-start hook shortly after /readyz.
     await waitFor('namespace default', proc(info, 'kube-apiserver'), 30_000, async () =>
-      (await api(info, 'GET', '/api/v1/namespaces/default')).status === 200,
+      (await new Admin(info).request('GET', '/api/v1/namespaces/default')).status === 200,
     );
     if (opts.controllers) {
       await opts.beforeControllers?.(info);
@@ -202,7 +200,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       ]);
       info.pids.scheduler = await start(info, 'kube-scheduler', common);
       await waitFor("kube-controller-manager (the default namespace's ServiceAccount)", proc(info, 'kube-controller-manager'), 60_000, async () =>
-        (await api(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+        (await new Admin(info).request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       );
     }
     log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
@@ -253,18 +251,19 @@ export async function createServiceAccountToken(
   /** Default: the API server's own (its issuer). */
   audiences?: string[],
 ): Promise<string> {
+  const admin = new Admin(cluster);
   const base = `/api/v1/namespaces/${namespace}/serviceaccounts`;
-  const created = await api(cluster, 'POST', base, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+  const created = await admin.request('POST', base, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
   if (created.status !== 201 && created.status !== 409) {
-    throw new Error(`creating ServiceAccount ${namespace}/${name}: ${created.status} ${created.body}`);
+    throw new Error(`creating ServiceAccount ${namespace}/${name}: ${created.status} ${JSON.stringify(created.body)}`);
   }
-  const res = await api(cluster, 'POST', `${base}/${name}/token`, {
+  const res = await admin.request<{ status?: { token?: string } }>('POST', `${base}/${name}/token`, {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
     spec: { expirationSeconds, ...(audiences ? { audiences } : {}) },
   });
-  const token = res.status === 201 ? (JSON.parse(res.body) as { status?: { token?: string } }).status?.token : undefined;
-  if (!token) throw new Error(`TokenRequest for ${namespace}/${name}: ${res.status} ${res.body}`);
+  const token = res.status === 201 ? res.body.status?.token : undefined;
+  if (!token) throw new Error(`TokenRequest for ${namespace}/${name}: ${res.status} ${JSON.stringify(res.body)}`);
   return token;
 }
 
@@ -361,21 +360,3 @@ function kubeconfigYaml(server: string, caPem: Buffer, user: Record<string, stri
   ].join('\n');
 }
 
-/** One request as admin; resolves with any HTTP status, rejects only on transport errors. */
-async function api(c: ClusterInfo, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  const [ca, cert, key] = await Promise.all([readFile(c.caCert), readFile(c.adminCert), readFile(c.adminKey)]);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      new URL(path, c.server),
-      { method, ca, cert, key, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8').on('data', (d: string) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}

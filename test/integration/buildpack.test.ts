@@ -14,14 +14,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../cluster/processes.js';
 import { until } from '../support/chain.js';
 import { launchEnvs, readFuncYaml } from '../support/func-yaml.js';
 import { example, post } from '../support/http.js';
+import { repoRoot } from '../support/repo.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = repoRoot;
 const LAUNCH_LAYER_LIMIT_MB = 25;
 
 const funcYaml = readFuncYaml();

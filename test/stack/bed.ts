@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { startCluster, stopCluster, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
 import { alive, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
+import { repoRoot } from '../support/repo.js';
 import { installKnative, installKnativeCrds, knativeImages } from './knative.js';
 import { NODE, type Images } from './kubelet.js';
 import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
 
-const repo = new URL('../../', import.meta.url).pathname;
 
 /** What a bed is, as JSON: enough to stop it or use it from another process. */
 export interface BedInfo {
@@ -45,7 +45,7 @@ export interface BedOptions {
 export async function startBed(opts: BedOptions = {}): Promise<Bed> {
   const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const detached = opts.detached ?? false;
-  const knativeBin = await runBuildScript(join(repo, 'test/knative/build.sh'), log);
+  const knativeBin = await runBuildScript(join(repoRoot, 'test/knative/build.sh'), log);
   await createBridge(); // also removes what a crashed run left
   let info: BedInfo | undefined;
   let cluster: Cluster | undefined;
@@ -68,7 +68,7 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const logFile = join(cluster.dir, 'node.log');
     const exe = process.execPath;
-    const pid = await launch({ exe, args: ['--import', 'tsx', join(repo, 'test/stack/node-main.ts'), configFile], logFile, detached, cwd: repo });
+    const pid = await launch({ exe, args: ['--import', 'tsx', join(repoRoot, 'test/stack/node-main.ts'), configFile], logFile, detached, cwd: repoRoot });
     info = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
     await waitFor(`node ${NODE} registered`, info.node, 30_000, async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200);
     const started = Date.now();

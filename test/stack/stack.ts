@@ -12,18 +12,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
+import { logToStderr } from '../support/log.js';
+import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/chain.js';
 import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
 import { SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
 
 const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cacheDir = process.env.ADVANCE_PHASE_CACHE ?? join(repo, '.cache');
 export const stackStatePath = join(cacheDir, 'stack-state.json');
 
 /** Where config/knative puts everything (its kustomization's namespace). */
@@ -94,15 +93,13 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
-const defaultLog = (line: string): void => void process.stderr.write(`${line}\n`);
-
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const log = opts.log ?? defaultLog;
+  const log = opts.log ?? logToStderr;
   const detached = opts.detached ?? false;
   log('stack: building the function (npm run build)');
-  await run('npm', ['run', 'build'], { cwd: repo });
+  await run('npm', ['run', 'build'], { cwd: repoRoot });
   const bed = await startBed({
-    images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repo, 'dist/index.js')] } },
+    images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repoRoot, 'dist/index.js')] } },
     auditPolicy: opts.auditPolicy ?? false,
     detached,
     log,

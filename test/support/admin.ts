@@ -1,13 +1,16 @@
-// The test's own hands on a real cluster: cluster-admin requests and the built kubectl.
+// The test's own hands on a real cluster: cluster-admin requests (through the function's own
+// API client, api-client.ts, from the cluster's admin kubeconfig), watches, and the built kubectl.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { apiClient, type ApiClient } from '../../functions/advance-phase/src/api-client.js';
 import type { ClusterInfo } from '../cluster/cluster.js';
+import { repoRoot } from './repo.js';
 
 const run = promisify(execFile);
-const repo = new URL('../../', import.meta.url).pathname;
 export const ACTIONS = '/apis/core.opdemo.net/v1';
 
 export interface Answer<T = unknown> {
@@ -16,30 +19,21 @@ export interface Answer<T = unknown> {
 }
 
 export class Admin {
-  private readonly agent: https.Agent;
+  private readonly client: ApiClient;
   /** Watches hold their connection for minutes: on sockets of their own, never reused for requests. */
   private readonly watchAgent: https.Agent;
 
   constructor(readonly cluster: ClusterInfo) {
-    const tls = { ca: readFileSync(cluster.caCert), cert: readFileSync(cluster.adminCert), key: readFileSync(cluster.adminKey) };
-    this.agent = new https.Agent({ keepAlive: true, ...tls });
-    this.watchAgent = new https.Agent({ keepAlive: false, ...tls });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    this.client = apiClient(kc);
+    this.watchAgent = new https.Agent({ keepAlive: false, ca: readFileSync(cluster.caCert), cert: readFileSync(cluster.adminCert), key: readFileSync(cluster.adminKey) });
   }
 
-  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      // An explicit length: Node sends a DELETE's body without one (nor chunked), and the server
-      // then reads that body as the start of the next request on the kept-alive connection.
-      const headers = { 'content-type': contentType, 'content-length': String(payload === undefined ? 0 : Buffer.byteLength(payload)) };
-      const req = https.request(new URL(path, this.cluster.server), { method, agent: this.agent, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: (text && text.startsWith('{') ? JSON.parse(text) : text) as T }));
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+  /** Any HTTP status resolves (a JSON body parsed); only a transport error rejects. */
+  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
+    const { status, text } = await this.client.call(method, path, body, { contentType });
+    return { status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
   }
 
   /**
@@ -88,7 +82,7 @@ export class Admin {
 
   /** Runs the kubectl built with the control plane, as cluster-admin unless `as` is given. */
   async kubectl(...args: string[]): Promise<string> {
-    const { stdout } = await run(join(this.cluster.binDir, 'kubectl'), ['--kubeconfig', this.cluster.kubeconfig, ...args], { cwd: repo });
+    const { stdout } = await run(join(this.cluster.binDir, 'kubectl'), ['--kubeconfig', this.cluster.kubeconfig, ...args], { cwd: repoRoot });
     return stdout;
   }
 
