@@ -7,15 +7,17 @@ import { parseAction, type Action } from '../../functions/advance-phase/src/acti
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { statusPatch } from '../../functions/advance-phase/src/status-patch.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
-import { UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
-import { freePorts, sleep } from '../../test/cluster/processes.js';
+import { forEachLimited, UNFINISHED } from '../../functions/advance-phase/src/sweep.js';
+import { freePorts } from '../../test/cluster/processes.js';
+import { sleep } from '../../test/support/wait.js';
 import type { Stack } from '../../test/stack/stack.js';
 import { ACTIONS } from '../../test/support/admin.js';
 import { auditMark } from '../../test/support/audit.js';
 import { apiCalls, type ApiCalls } from './audit.js';
 import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
 import type { Reported, System } from './systems.js';
-import { gaps, starts, until } from '../../test/support/chain.js';
+import { gaps, starts } from '../../test/support/chain.js';
+import { until } from '../../test/support/wait.js';
 import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
 
 /**
@@ -228,7 +230,7 @@ export async function apiServerCeiling(stack: Stack, n: number): Promise<{ n: nu
     return { name: a.metadata.name, patch };
   });
   const started = Date.now();
-  await forAll(patches, 16, async (p) => {
+  await forEachLimited(patches, 16, async (p) => {
     if ((await kube.patchStatus(ns, p.name, p.patch)) !== 'ok') throw new Error(`ceiling patch of ${p.name} failed`);
   });
   const seconds = (Date.now() - started) / 1000;
@@ -247,11 +249,11 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const done = new Date(Date.now() - 60_000).toISOString();
   const finishedStatus = { status: { phase: 'p1', timestamps: [{ p1: done }], state: 'Succeeded', progress: '1/1' } };
   await createActions(admin, ns, { n: finished, phases: 1, delay: 1, shape: 'burst' });
-  await forAll(await listActions(admin, ns), 32, (a) => admin.patchAction(ns, a.metadata.name, finishedStatus, '/status'));
+  await forEachLimited(await listActions(admin, ns), 32, (a) => admin.patchAction(ns, a.metadata.name, finishedStatus, '/status'));
   // Running ones begin under the new names r<i> with no status: the sweep begins their first phase.
   for (const target of [ns, small]) {
     await admin.namespace(target);
-    await forAll(Array.from({ length: running }, (_, i) => i), 16, (i) => admin.createAction(target, `r${i}`, { phases: ['p1', 'p2'], delay: 1 }));
+    await forEachLimited(Array.from({ length: running }, (_, i) => i), 16, (i) => admin.createAction(target, `r${i}`, { phases: ['p1', 'p2'], delay: 1 }));
   }
 
   const timeList = async (path: string) => {
@@ -290,12 +292,6 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   return { finished, running, sweepMs, swept: Number(res.headers.get('x-advance-swept')), calls, plainList, selectedList, smallList };
 }
 
-export async function forAll<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  }));
-}
 
 // The floor for any Node HTTP server on this machine: spawn to the first 200 of one that does nothing else.
 const BARE_SERVER = "require('node:http').createServer((q, s) => q.resume().on('end', () => s.end())).listen(process.env.PORT)";
@@ -337,7 +333,7 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     const step = Math.ceil(events / 5);
     for (let sent = 0; sent < events; sent += step) {
       const kinds = Array.from({ length: Math.min(step, events - sent) }, (_, n) => (n % 2 ? finishedEvent : notDue));
-      await forAll(kinds, 8, async (event) => (await post(url, event)).arrayBuffer());
+      await forEachLimited(kinds, 8, async (event) => (await post(url, event)).arrayBuffer());
       rssCurve.push([sent + kinds.length, round(sample(pid).rssMb)]);
     }
   };

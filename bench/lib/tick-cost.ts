@@ -9,11 +9,13 @@ import type { Action } from '../../functions/advance-phase/src/action.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { statusPatch } from '../../functions/advance-phase/src/status-patch.js';
-import { freePorts, sleep } from '../../test/cluster/processes.js';
+import { forEachLimited } from '../../functions/advance-phase/src/sweep.js';
+import { freePorts } from '../../test/cluster/processes.js';
+import { sleep } from '../../test/support/wait.js';
 import { NS, type Stack } from '../../test/stack/stack.js';
 import { auditEventsSince, auditMark } from '../../test/support/audit.js';
-import { until } from '../../test/support/chain.js';
-import { forAll, freshNamespace } from './scenarios.js';
+import { until } from '../../test/support/wait.js';
+import { freshNamespace } from './scenarios.js';
 import { round, sample } from './stats.js';
 import { TICK_MS } from './systems.js';
 import { createActions, deleteActions, listActions } from './workload.js';
@@ -61,7 +63,7 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     if (patch === null || (await kube.patchStatus(ns, a.metadata.name, patch)) !== 'ok') throw new Error(`tick cost: beginning ${a.metadata.name} failed`);
   };
   const now = new Date();
-  await forAll(await listActions(stack.admin, ns), 32, (a) => begin(a, now));
+  await forEachLimited(await listActions(stack.admin, ns), 32, (a) => begin(a, now));
 
   const [port] = (await freePorts(1)) as [number];
   const url = `http://127.0.0.1:${port}/`;
@@ -81,23 +83,25 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     };
     const { apiserver, etcd } = stack.cluster.pids;
     const cpu = () => ({ apiserver: sample(apiserver).cpuSeconds, etcd: sample(etcd).cpuSeconds });
-    // What the API server and etcd use with no ticks over `ms`: subtracted from the ticks' figures.
-    const idleCpu = async (ms: number) => {
-      const before = cpu();
-      await sleep(ms);
-      const after = cpu();
-      return { apiserver: after.apiserver - before.apiserver, etcd: after.etcd - before.etcd };
-    };
-    /** `count` ticks, PERIOD_MS apart as the PingSource sends them; `before` runs first, untimed. */
-    const measured = async (count: number, scope: string, before: () => Promise<void> = async () => {}): Promise<TickFigures> => {
-      const floor = await idleCpu(count * PERIOD_MS);
+    // What the API server and etcd use per ms with no ticks: subtracted from the ticks' figures.
+    const floorStart = cpu();
+    await sleep(10 * PERIOD_MS);
+    const floorEnd = cpu();
+    const floorPerMs = { apiserver: (floorEnd.apiserver - floorStart.apiserver) / (10 * PERIOD_MS), etcd: (floorEnd.etcd - floorStart.etcd) / (10 * PERIOD_MS) };
+
+    // Every tick PERIOD_MS after the one before, as the PingSource sends them: each lists the seconds since.
+    let lastTick = 0;
+    /** `count` ticks; `prepare` runs first, outside the figures but within the period before the first. */
+    const measured = async (count: number, scope: string, prepare?: () => Promise<void>): Promise<TickFigures> => {
+      await prepare?.();
       const mark = auditMark(stack.cluster.auditLog as string);
+      const windowStart = performance.now();
       const cpuBefore = cpu();
       let ms = 0;
       let listed = 0;
       for (let i = 0; i < count; i++) {
-        if (i > 0) await sleep(PERIOD_MS);
-        await before();
+        await sleep(Math.max(0, lastTick + PERIOD_MS - Date.now()));
+        lastTick = Date.now();
         const started = performance.now();
         const answer = await tick();
         ms += performance.now() - started;
@@ -105,34 +109,27 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
         listed += answer.listed;
       }
       const cpuAfter = cpu();
+      const window = performance.now() - windowStart;
       const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [USER]).filter((e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions');
       const per = (x: number) => round(x / count, 2);
+      const used = (before: number, after: number, floor: number) => round(Math.max(0, ((after - before - floor * window) * 1000) / count));
       return {
         ms: per(ms),
         lists: per(calls.filter((e) => e.verb === 'list').length),
         listed: per(listed),
         writes: per(calls.filter((e) => e.verb === 'patch').length),
-        apiserverCpuMs: round(Math.max(0, ((cpuAfter.apiserver - cpuBefore.apiserver - floor.apiserver) * 1000) / count)),
-        etcdCpuMs: round(Math.max(0, ((cpuAfter.etcd - cpuBefore.etcd - floor.etcd) * 1000) / count)),
+        apiserverCpuMs: used(cpuBefore.apiserver, cpuAfter.apiserver, floorPerMs.apiserver),
+        etcdCpuMs: used(cpuBefore.etcd, cpuAfter.etcd, floorPerMs.etcd),
       };
     };
     const full = await measured(1, 'full');
-    await sleep(PERIOD_MS);
     const idle = await measured(ticks, 'slots');
-    // Some come due within the next second: the next tick lists that second and begins them.
+    // Some come due half a second after the last idle tick, as if their first phase had begun an
+    // hour ago; the next tick lists their second and begins them.
     const due = Math.min(10, n);
-    let made = false;
     const dueFigures = await measured(1, 'slots', async () => {
-      if (made) return;
-      made = true;
-      const some = (await listActions(stack.admin, ns)).slice(0, due);
       const soon = new Date(Date.now() - DELAY * 1000 + 500);
-      // Re-begun in the past, as if their first phase had started an hour ago.
-      await forAll(some, 8, async (a) => {
-        const fresh = (await stack.admin.getAction(ns, a.metadata.name)).body as unknown as Action;
-        await begin(fresh, soon);
-      });
-      await sleep(1000);
+      await forEachLimited(Array.from({ length: due }, (_, i) => `a${i}`), 8, async (name) => begin((await stack.admin.getAction(ns, name)).body as unknown as Action, soon));
     });
     if (dueFigures.writes < due) throw new Error(`tick cost: ${dueFigures.writes} of ${due} due Actions begun`);
     return { running: n, full, idle, due: { ...dueFigures, due } };

@@ -2,8 +2,9 @@
 // turned into per-transition lateness from the timestamps the system under test recorded.
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { ACTIONS, type Admin } from '../../test/support/admin.js';
-import { sleep } from '../../test/cluster/processes.js';
-import { starts, until } from '../../test/support/chain.js';
+import { sleep } from '../../test/support/wait.js';
+import { starts } from '../../test/support/chain.js';
+import { until } from '../../test/support/wait.js';
 
 export type Shape = 'steady' | 'burst';
 

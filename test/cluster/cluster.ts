@@ -145,38 +145,12 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   // From here on a failure must not leave processes behind.
   try {
     const started = Date.now();
-    info.pids.etcd = await start(info, 'etcd', [
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--client-port=${etcdClientPort}`,
-      `--peer-port=${etcdPeerPort}`,
-    ]);
+    const flags = flagsOf(info, { address, apiPort, etcdClientPort, etcdPeerPort, controllers: opts.controllers ?? false });
+    info.pids.etcd = await start(info, 'etcd', flags.etcd);
     await waitFor('etcd', proc(info, 'etcd'), 30_000, () => canConnect(etcdClientPort));
-
-    const apiArgs = [
-      `--etcd-servers=${etcdServer}`,
-      `--secure-port=${apiPort}`,
-      `--bind-address=${address}`,
-      `--advertise-address=${address}`,
-      `--tls-cert-file=${join(dir, 'serving.crt')}`,
-      `--tls-private-key-file=${join(dir, 'serving.key')}`,
-      `--client-ca-file=${certs.caCert}`,
-      '--authorization-mode=RBAC',
-      `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${certs.saSigningKey}`,
-      '--service-account-issuer=https://kubernetes.default.svc',
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true',
-      // Without a controller-manager no default ServiceAccounts exist, and Pods would be refused.
-      ...(opts.controllers ? ['--enable-aggregator-routing=true'] : ['--disable-admission-plugins=ServiceAccount']),
-    ];
-    if (auditLog) {
-      const policy = join(dir, 'audit-policy.yaml');
-      // One event per request at ResponseComplete (watches also log ResponseStarted), not two.
-      await writeFile(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
-      // Blocking: an event is in the file before its response is sent, so tests can count at once.
-      apiArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking');
-    }
-    info.pids.apiserver = await start(info, 'kube-apiserver', apiArgs);
+    // One event per request at ResponseComplete (watches also log ResponseStarted), not two.
+    if (auditLog) await writeFile(join(dir, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
+    info.pids.apiserver = await start(info, 'kube-apiserver', flags['kube-apiserver']);
     await writeFile(info.kubeconfig, kubeconfigYaml(server, await readFile(certs.caCert), {
       'client-certificate-data': (await readFile(certs.adminCert)).toString('base64'),
       'client-key-data': (await readFile(certs.adminKey)).toString('base64'),
@@ -190,15 +164,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     );
     if (opts.controllers) {
       await opts.beforeControllers?.(info);
-      // No serving port: nothing here scrapes them, and the API server is how to see them work.
-      const common = [`--kubeconfig=${info.kubeconfig}`, '--leader-elect=false', '--secure-port=0'];
-      info.pids.controllerManager = await start(info, 'kube-controller-manager', [
-        ...common,
-        `--controllers=${CONTROLLERS.join(',')}`,
-        `--root-ca-file=${certs.caCert}`,
-        '--use-service-account-credentials=false',
-      ]);
-      info.pids.scheduler = await start(info, 'kube-scheduler', common);
+      info.pids.controllerManager = await start(info, 'kube-controller-manager', flags['kube-controller-manager']);
+      info.pids.scheduler = await start(info, 'kube-scheduler', flags['kube-scheduler']);
       await waitFor("kube-controller-manager (the default namespace's ServiceAccount)", proc(info, 'kube-controller-manager'), 60_000, async () =>
         (await new Admin(info).request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       );
@@ -213,6 +180,42 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     await writeFile(statePath, JSON.stringify(info, null, 2));
   }
   return { ...info, stop: () => stopCluster(info) };
+}
+
+type Binary = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+
+/** Every process of the control plane and the flags it runs with: how each is configured, in one place. */
+function flagsOf(
+  info: ClusterInfo,
+  at: { address: string; apiPort: number; etcdClientPort: number; etcdPeerPort: number; controllers: boolean },
+): Record<Binary, string[]> {
+  const { dir } = info;
+  // No serving port for the controllers: nothing here scrapes them, and the API server is how to see them work.
+  const controller = [`--kubeconfig=${info.kubeconfig}`, '--leader-elect=false', '--secure-port=0'];
+  return {
+    etcd: [`--data-dir=${join(dir, 'etcd')}`, `--client-port=${at.etcdClientPort}`, `--peer-port=${at.etcdPeerPort}`],
+    'kube-apiserver': [
+      `--etcd-servers=${info.etcdServer}`,
+      `--secure-port=${at.apiPort}`,
+      `--bind-address=${at.address}`,
+      `--advertise-address=${at.address}`,
+      `--tls-cert-file=${join(dir, 'serving.crt')}`,
+      `--tls-private-key-file=${join(dir, 'serving.key')}`,
+      `--client-ca-file=${info.caCert}`,
+      '--authorization-mode=RBAC',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${info.saSigningKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      // Without a controller-manager no default ServiceAccounts exist, and Pods would be refused.
+      ...(at.controllers ? ['--enable-aggregator-routing=true'] : ['--disable-admission-plugins=ServiceAccount']),
+      // Blocking: an event is in the file before its response is sent, so tests can count at once.
+      ...(info.auditLog ? [`--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${info.auditLog}`, '--audit-log-mode=blocking'] : []),
+    ],
+    'kube-controller-manager': [...controller, `--controllers=${CONTROLLERS.join(',')}`, `--root-ca-file=${info.caCert}`, '--use-service-account-credentials=false'],
+    'kube-scheduler': controller,
+  };
 }
 
 /** The detached cluster recorded in statePath, if any (its processes may have died since). */

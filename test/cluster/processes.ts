@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { sleep, until } from '../support/wait.js';
 
 /**
  * Runs one of the build.sh scripts: progress lines (stderr) go to `log` as they come, the folder
@@ -32,8 +33,6 @@ export function runBuildScript(script: string, log: (line: string) => void): Pro
     });
   });
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface LaunchSpec {
   exe: string;
@@ -81,15 +80,11 @@ export async function waitFor(
   timeoutMs: number,
   check: () => Promise<boolean>,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    const died = !alive(proc.pid, proc.exe);
-    if (died || Date.now() > deadline) {
-      const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
-      throw new Error(`${what}: ${died ? `${proc.exe} exited` : `not ready after ${timeoutMs / 1000} s`}; ${proc.logFile} ends:\n${tail}`);
-    }
-    await sleep(200);
+  try {
+    await until(what, () => check().catch(() => false), timeoutMs, 200, () => (alive(proc.pid, proc.exe) ? undefined : `${proc.exe} exited`));
+  } catch (error) {
+    const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
+    throw new Error(`${(error as Error).message}; ${proc.logFile} ends:\n${tail}`);
   }
 }
 

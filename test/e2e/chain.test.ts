@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { attachStack } from '../stack/stack.js';
-import { finished, functionLog, gaps, phaseOf, starts, until } from '../support/chain.js';
+import { finished, functionLog, gaps, phaseOf, starts } from '../support/chain.js';
+import { until } from '../support/wait.js';
 
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;

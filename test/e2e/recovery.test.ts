@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack, NS } from '../stack/stack.js';
-import { finished, functionLog, gaps, phaseOf, until } from '../support/chain.js';
+import { finished, functionLog, gaps, phaseOf } from '../support/chain.js';
+import { until } from '../support/wait.js';
 
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;

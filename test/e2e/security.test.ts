@@ -7,7 +7,8 @@ import type { Action } from '../../functions/advance-phase/src/action.js';
 import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack, NS } from '../stack/stack.js';
-import { phaseOf, until } from '../support/chain.js';
+import { phaseOf } from '../support/chain.js';
+import { until } from '../support/wait.js';
 import { post, type CloudEventJson } from '../support/http.js';
 
 const info = inject('stack');

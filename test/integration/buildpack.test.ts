@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../cluster/processes.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 import { launchEnvs, readFuncYaml } from '../support/func-yaml.js';
 import { example, post } from '../support/http.js';
 import { repoRoot } from '../support/repo.js';

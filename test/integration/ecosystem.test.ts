@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { LIMITS, type Action } from '../../functions/advance-phase/src/action.js';
 import { Admin } from '../support/admin.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 import { serveFunction, type FunctionUnderTest } from '../support/function.js';
 import { pipeThrough } from '../support/pipe.js';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
 import { RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 
 let bed: Bed;
 const NS = 'advance-phase';

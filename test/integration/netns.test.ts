@@ -7,7 +7,7 @@ import { appendFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE, createBridge, createHost, inHost, removeAll, type Host } from '../stack/netns.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 
 const run = promisify(execFile);
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.WHO)).listen(80, '0.0.0.0')";

@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from '../support/admin.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 import type { Images } from './kubelet.js';
 
 export const SYSTEM_NS = 'knative-eventing';

@@ -17,7 +17,7 @@ import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } 
 import { Admin } from '../support/admin.js';
 import { logToStderr } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
-import { until } from '../support/chain.js';
+import { until } from '../support/wait.js';
 import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
 import { SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';

@@ -1,19 +1,8 @@
-// Reading a run of the real chain: poll for a condition, the function's JSON log, phase gaps.
+// Reading a run of the real chain: the function's JSON log, phase starts and gaps, when one finishes.
 import { readFileSync } from 'node:fs';
 import type { Action } from '../../functions/advance-phase/src/action.js';
-import { sleep } from '../cluster/processes.js';
 import type { Admin } from './admin.js';
-
-/** Polls `check` every `intervalMs` until it gives a value (not undefined or false). */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+import { until } from './wait.js';
 
 export interface LogEntry {
   /** pino's: 30 info, 40 warn, 50 error. */

@@ -74,7 +74,8 @@ async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: ()
   }
 }
 
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** `fn` on every item, at most `limit` at a time. */
+export async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++] as T);
