@@ -23,11 +23,11 @@ const size = {
 }[profile];
 
 const t0 = Date.now();
-const progress = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const progress = (line: string) => { console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`); };
 progress(`bench: ${profile} profile`);
 
-const peerExe = await buildPeer((line) => progress(line));
-const stack = await startStack({ auditPolicy: true, sweepSchedule: NO_SWEEP, log: (line) => progress(line) });
+const peerExe = await buildPeer((line) => { progress(line); });
+const stack = await startStack({ auditPolicy: true, sweepSchedule: NO_SWEEP, log: (line) => { progress(line); } });
 try {
   // Only one system acts at a time.
   const fn = functionSystem(stack);

@@ -11,14 +11,14 @@ import { gaps } from '../test/support/chain.js';
 
 const run = promisify(execFile);
 const started = Date.now();
-const say = (line: string) => console.log(line);
+const say = (line: string) => { console.log(line); };
 
 say('demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing\'s controllers, webhooks and data plane, and the function');
 say('demo: the first run builds them from their Go modules: about 15 minutes on 2 cores, then seconds');
 const at = process.argv.indexOf('--overlay');
 const overlay = at < 0 ? undefined : process.argv[at + 1];
 if (at >= 0 && !overlay) throw new Error('demo: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
-const stack = await startStack({ ...(overlay ? { overlay } : {}), log: (line) => console.error(`  ${line}`) });
+const stack = await startStack({ ...(overlay ? { overlay } : {}), log: (line) => { console.error(`  ${line}`); } });
 const kubectl = (...args: string[]) =>
   run(join(stack.cluster.binDir, 'kubectl'), ['--kubeconfig', stack.cluster.kubeconfig, ...args]).then((r) => r.stdout);
 
@@ -33,15 +33,15 @@ try {
   const deadline = Date.now() + 120_000;
   do {
     await new Promise((r) => setTimeout(r, 100));
-    action = (await stack.admin.getAction('default', 'demo-action1')).body as unknown as Action;
-    const timestamps = action.status?.timestamps ?? [];
+    action = (await stack.admin.getAction('default', 'demo-action1')).body as Action;
+    const timestamps = action.status.timestamps;
     for (; shown < timestamps.length; shown++) {
       const [phase, at] = Object.entries(timestamps[shown] ?? {})[0] ?? [];
       const gap = shown > 0 ? ` (+${((gaps(action)[shown - 1] as number) / 1000).toFixed(3)} s)` : '';
       say(`  phase ${shown + 1}/${action.spec.phases.length}: ${phase} began at ${at}${gap}`);
     }
-  } while (action.status?.state !== 'Succeeded' && Date.now() < deadline);
-  if (action.status?.state !== 'Succeeded') throw new Error('the example did not finish within 2 minutes; logs are in ' + stack.dir);
+  } while (action.status.state !== 'Succeeded' && Date.now() < deadline);
+  if (action.status.state !== 'Succeeded') throw new Error('the example did not finish within 2 minutes; logs are in ' + stack.dir);
 
   say('\n$ kubectl wait --for=condition=Succeeded action/demo-action1');
   process.stdout.write(await kubectl('wait', '--for=condition=Succeeded', '--timeout=10s', '-n', 'default', 'action/demo-action1'));

@@ -16,7 +16,7 @@ interface SystemResult {
 interface Results {
   profile: string;
   when: string;
-  machine: Record<string, unknown>;
+  machine: { cpus: number; model?: string; memoryGb: number; node: string; kernel: string };
   versions: Record<string, string>;
   systems: { function: SystemResult; peer: SystemResult; 'function-tick'?: SystemResult };
   ceiling: { n: number; patchesPerSecond: number };

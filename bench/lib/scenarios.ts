@@ -133,7 +133,7 @@ export async function scenario(stack: Stack, system: System): Promise<void> {
   await createActions(admin, ns, { n: 1, phases: 4, delay: 2, shape: 'burst' });
   await admin.createAction(ns, 'edited', { phases: ['p1', 'p2', 'p3'], delay: 10 });
   await until(`${system.name} to begin the scenario's first phase`, async () =>
-    Boolean(((await admin.getAction(ns, 'edited')).body as unknown as Action).status?.timestamps?.length), 10_000, 50);
+    Boolean(((await admin.getAction(ns, 'edited')).body as Action).status.timestamps.length), 10_000, 50);
   await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
   const actions = await awaitFinished(admin, ns, 30_000);
   const gapsOf = (name: string) => gaps(actions.find((a) => a.metadata.name === name) as Action);
@@ -202,7 +202,7 @@ export async function idle(stack: Stack, system: System, n: number, seconds: num
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
   const actions = await until(`${system.name} to begin every idle Action`, async () => {
     const listed = await listActions(stack.admin, ns);
-    return listed.every((a) => a.status?.timestamps?.length) && listed;
+    return listed.every((a) => a.status.timestamps.length) && listed;
   }, 60_000, 500);
   // The window must close before the first second phase comes due.
   const firstDue = Math.min(...actions.map((a) => (starts(a)[0] as number) + 60_000));
@@ -285,7 +285,7 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const sweepMs = Date.now() - started;
   if (res.status !== 200) throw new Error(`sweep answered ${res.status}`);
   const calls = apiCalls(audit, mark, system.users);
-  const begun = (await listActions(admin, ns)).filter((a) => a.metadata.name.startsWith('r') && a.status?.timestamps?.length === 1).length;
+  const begun = (await listActions(admin, ns)).filter((a) => a.metadata.name.startsWith('r') && a.status.timestamps.length === 1).length;
   if (begun !== running) throw new Error(`the sweep began ${begun} of ${running} overdue Actions`);
   await deleteActions(admin, ns);
   await deleteActions(admin, small);
@@ -377,7 +377,7 @@ async function coldMarks(runs: number, args: string[], env: NodeJS.ProcessEnv): 
     const headers = { 'content-type': 'application/cloudevents+json' };
     await until(`${args.at(-1)} to answer 2xx`, async () => (await fetch(url, { method: 'POST', headers, body }).catch(() => undefined))?.ok, 30_000, 2);
     // The line is written once the answer is sent, which can be just after the client has it.
-    const line = await until(`${args.at(-1)}'s cold-marks line`, async () => stderr.split('\n').find((l) => l.startsWith('cold-marks ')), 5_000, 5);
+    const line = await until(`${args.at(-1)}'s cold-marks line`, () => stderr.split('\n').find((l) => l.startsWith('cold-marks ')), 5_000, 5);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     const marks = JSON.parse(line.slice('cold-marks '.length)) as Record<string, number | boolean>;

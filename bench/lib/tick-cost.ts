@@ -129,7 +129,7 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     const due = Math.min(10, n);
     const dueFigures = await measured(1, 'slots', async () => {
       const soon = new Date(Date.now() - DELAY * 1000 + 500);
-      await forEachLimited(Array.from({ length: due }, (_, i) => `a${i}`), 8, async (name) => begin((await stack.admin.getAction(ns, name)).body as unknown as Action, soon));
+      await forEachLimited(Array.from({ length: due }, (_, i) => `a${i}`), 8, async (name) => begin((await stack.admin.getAction(ns, name)).body as Action, soon));
     });
     if (dueFigures.writes < due) throw new Error(`tick cost: ${dueFigures.writes} of ${due} due Actions begun`);
     return { running: n, full, idle, due: { ...dueFigures, due } };

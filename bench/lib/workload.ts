@@ -67,7 +67,7 @@ export function problems(actions: Action[], run: Run): string[] {
   const out: string[] = [];
   if (actions.length !== run.n) out.push(`${actions.length} Actions, expected ${run.n}`);
   for (const a of actions) {
-    const names = (a.status?.timestamps ?? []).map((t) => Object.keys(t)[0]);
+    const names = a.status.timestamps.map((t) => Object.keys(t)[0]);
     const want = Array.from({ length: run.phases }, (_, i) => `p${i + 1}`);
     if (names.join() !== want.join()) out.push(`${a.metadata.name}: phases ${names.join()} (expected ${want.join()})`);
     if (lateness([a], run.delay).some((l) => l < 0)) out.push(`${a.metadata.name}: a phase began early`);

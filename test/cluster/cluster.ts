@@ -48,7 +48,7 @@ export interface ClusterInfo {
 
 export interface Cluster extends ClusterInfo {
   /** SIGTERM the apiserver then etcd (SIGKILL after 5 s), then remove dir if we made it. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface StartOptions {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { sleep, until } from '../support/wait.js';
+import { messageOf } from '../support/log.js';
 
 /**
  * Runs one of the build.sh scripts: progress lines (stderr) go to `log` as they come, the folder
@@ -84,7 +85,7 @@ export async function waitFor(
     await until(what, () => check().catch(() => false), timeoutMs, 200, () => (alive(proc.pid, proc.exe) ? undefined : `${proc.exe} exited`));
   } catch (error) {
     const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
-    throw new Error(`${(error as Error).message}; ${proc.logFile} ends:\n${tail}`);
+    throw new Error(`${messageOf(error)}; ${proc.logFile} ends:\n${tail}`, { cause: error });
   }
 }
 
@@ -120,7 +121,7 @@ export async function freePorts(n: number): Promise<number[]> {
       new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
         const s = createServer();
         s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
+        s.listen(0, '127.0.0.1', () => { resolve(s); });
       }),
     ),
   );
@@ -136,6 +137,6 @@ export function canConnect(port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => resolve(false));
+    sock.once('error', () => { resolve(false); });
   });
 }

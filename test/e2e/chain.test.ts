@@ -30,7 +30,7 @@ const ticksSoFar = async () => {
 const create = async (ns: string, name: string, spec: Record<string, unknown>) => {
   const res = await admin.createAction(ns, name, spec);
   expect(res.status).toBe(201);
-  return res.body as unknown as Action;
+  return res.body as Action;
 };
 
 beforeAll(async () => {
@@ -41,7 +41,7 @@ describe('the chain', () => {
   it('walks 4 phases at delay 2, each event delivered once, and kubectl wait sees it finish', async () => {
     await create('e2e-walk', 'four', { phases: ['provision', 'configure', 'verify', 'done'], delay: 2 });
     const done = await finished(admin, 'e2e-walk', 'four');
-    expect(done.status?.timestamps?.map((t) => Object.keys(t)[0])).toEqual(['provision', 'configure', 'verify', 'done']);
+    expect(done.status.timestamps.map((t) => Object.keys(t)[0])).toEqual(['provision', 'configure', 'verify', 'done']);
     expect(gaps(done).filter((gap) => gap < 2000 || gap >= 2000 + SLACK_MS)).toEqual([]);
 
     // Happy path, retry-after: add (advance), then per phase one update answered 503 and retried
@@ -52,7 +52,7 @@ describe('the chain', () => {
     // An answer is logged once its Kubernetes Event is recorded, by which time the next event
     // may already have been answered: wait for all the lines, then count them.
     const expected = ticked ? ['advance', 'done', 'wait', 'wait', 'wait'] : ['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait'];
-    const mine = await until(`all ${expected.length} answers`, async () => {
+    const mine = await until(`all ${expected.length} answers`, () => {
       const entries = functionLog(stack.logFiles('function')).filter((e) => e.action === 'e2e-walk/four' && e.decision);
       return entries.length >= expected.length && entries.some((e) => e.decision?.reason === 'finished') && entries;
     });
@@ -90,16 +90,16 @@ describe('the chain', () => {
   it('ends the chain of an Action deleted mid-run', async () => {
     await create('e2e-delete', 'doomed', { phases: ['a', 'b', 'c'], delay: 2 });
     await until('the first phase', async () => (await phaseOf(admin, 'e2e-delete', 'doomed')) === 'a');
-    const due = Date.parse(((await admin.getAction('e2e-delete', 'doomed')).body as unknown as Action).status?.nextPhaseAt ?? '');
+    const due = Date.parse(((await admin.getAction('e2e-delete', 'doomed')).body as Action).status.nextPhaseAt ?? '');
     await admin.deleteAction('e2e-delete', 'doomed');
     if (!ticked) {
       // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
-      await until('the retry to find it gone', async () =>
+      await until('the retry to find it gone', () =>
         functionLog(stack.logFiles('function')).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
       );
     } else {
       // Nothing is pending anywhere: a tick past its due time lists its second and finds nothing.
-      await until('its due time', async () => Date.now() > due + 1000);
+      await until('its due time', () => Date.now() > due + 1000);
       const before = await ticksSoFar();
       await until('a tick after that', async () => (await ticksSoFar()) > before);
       expect(functionLog(stack.logFiles('function')).filter((e) => e.level >= 40 && e.time > due)).toEqual([]);
@@ -115,7 +115,7 @@ describe('the chain', () => {
     const second = await create('e2e-again', 'twice', { phases: ['a', 'b'], delay: 1 });
     expect(second.metadata.uid).not.toBe(first.metadata.uid);
     const again = await finished(admin, 'e2e-again', 'twice');
-    expect(again.status?.timestamps).toHaveLength(2);
+    expect(again.status.timestamps).toHaveLength(2);
     expect(starts(again)[0]).toBeGreaterThan(starts(once)[1] as number);
   });
 });

@@ -47,10 +47,10 @@ beforeAll(async () => {
   await stack.namespaces([ns]);
   await admin.createAction(ns, 'victim', { phases: ['one', 'two'], delay: 600 });
   await until('the first phase', async () => (await phaseOf(admin, ns, 'victim')) === 'one');
-  victim = (await admin.getAction(ns, 'victim')).body as unknown as Action;
+  victim = (await admin.getAction(ns, 'victim')).body as Action;
 });
 
-const unchanged = async () => expect((await admin.getAction(ns, 'victim')).body).toEqual(victim);
+const unchanged = async () => { expect((await admin.getAction(ns, 'victim')).body).toEqual(victim); };
 
 describe('with OIDC on, the function takes events from its senders only', () => {
   it('no token: 401', async () => {

@@ -111,7 +111,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.headers.get('x-advance-phase')).toBe('configure');
       expectNoReplyEvent(res.headers);
       expect(store.emitted).toHaveLength(1);
-      expect(store.object?.status?.timestamps?.at(-1)).toEqual({ configure: NOW.toISOString() });
+      expect(store.object?.status.timestamps.at(-1)).toEqual({ configure: NOW.toISOString() });
     });
 
     it('writes nothing when not due', async () => {
@@ -137,7 +137,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       const res = await sendTo(store, example('ping'));
       expect(res.status).toBe(200);
       expect(res.headers.get('x-advance-swept')).toBe('1');
-      expect(store.object?.status?.phase).toBe('configure');
+      expect(store.object?.status.phase).toBe('configure');
     });
 
     it('phase names and reasons outside ASCII travel percent-encoded in headers', async () => {
@@ -222,7 +222,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
             'x-advance-scope': 'full',
             'x-advance-swept': '1',
           });
-          expect(store.object?.status?.phase).toBe('configure');
+          expect(store.object?.status.phase).toBe('configure');
           const second = await post(server.url, example('tick'), mode);
           expect(second.headers.get('x-advance-scope')).toBe('slots');
           expect(selectors.slice(1)).toEqual(['status.dueSlot=2026-11-22T10:00:07Z']); // the test's clock stands still

@@ -20,6 +20,7 @@ import { until } from '../support/wait.js';
 import { launchEnvs, readFuncYaml } from '../support/func-yaml.js';
 import { example, post } from '../support/http.js';
 import { repoRoot } from '../support/repo.js';
+import { messageOf } from '../support/log.js';
 
 const ROOT = repoRoot;
 const LAUNCH_LAYER_LIMIT_MB = 25;
@@ -82,15 +83,15 @@ async function launch(extra: Record<string, string> = {}): Promise<Launched> {
   const child = spawn('sh', [join(app, 'start.sh')], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   const url = `http://127.0.0.1:${port}`;
   const self: Launched = { url, child, stdout: () => stdout, stderr: () => stderr, exited };
   launched.push(self);
   await until('the launched function to answer its readiness probe', async () => (await fetch(`${url}/health/readiness`).catch(() => undefined))?.ok, 15_000).catch(
-    (error: Error) => {
-      throw new Error(`${error.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    (error: unknown) => {
+      throw new Error(`${messageOf(error)}\nstdout: ${stdout}\nstderr: ${stderr}`);
     },
   );
   return self;
@@ -109,7 +110,10 @@ let launchLayerBytes = 0;
 beforeAll(async () => {
   // The copy: tracked files only, as a fresh clone has them (no node_modules, dist or .cache).
   const files = (await new Promise<string>((resolve, reject) =>
-    execFile('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 << 20 }, (e, out) => (e ? reject(e) : resolve(out))),
+    execFile('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 << 20 }, (e, out) => {
+      if (e) reject(new Error(`git ls-files: ${e.message}`));
+      else resolve(out);
+    }),
   ))
     .split('\0')
     .filter(Boolean);
@@ -132,7 +136,7 @@ beforeAll(async () => {
   writeFileSync(join(app, 'start.sh'), startScript());
 }, 600_000);
 
-afterAll(async () => {
+afterAll(() => {
   for (const l of launched) if (l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });

@@ -26,7 +26,7 @@ beforeAll(async () => {
   fn = await serveFunction(cluster);
   kstatusBin = (await run('bash', ['test/kstatus/build.sh'], { timeout: 290_000 })).stdout.trim();
 }, 300_000);
-afterAll(() => fn?.close());
+afterAll(() => fn.close());
 
 /** What kstatus computes for the object, as Flux's health check would. */
 async function kstatus(object: Action): Promise<{ status: string; message: string }> {
@@ -40,16 +40,16 @@ async function argo(object: Action): Promise<{ status: string; message: string }
   return JSON.parse(await pipeThrough('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as { status: string; message: string };
 }
 
-const current = async (name: string) => (await admin.getAction(ns, name)).body as unknown as Action;
+const current = async (name: string) => (await admin.getAction(ns, name)).body as Action;
 const editSpec = async (name: string, spec: Record<string, unknown>) => {
   const res = await admin.patchAction(ns, name, { spec });
   expect(res.status).toBe(200);
-  return res.body as unknown as Action;
+  return res.body as Action;
 };
 
 describe('health as Kubernetes tools read it, on objects the function wrote', () => {
   it('new, running, paused, running again, finished', async () => {
-    const created = (await admin.createAction(ns, 'walk', { phases: ['a', 'b'], delay: 5 })).body as unknown as Action;
+    const created = (await admin.createAction(ns, 'walk', { phases: ['a', 'b'], delay: 5 })).body as Action;
     // Before the function has seen it: generation 1, observedGeneration 0.
     expect(await kstatus(created)).toMatchObject({ status: 'InProgress' });
     expect(await argo(created)).toMatchObject({ status: 'Progressing' });

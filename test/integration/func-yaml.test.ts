@@ -206,13 +206,13 @@ describe('the Go loader can fail (negative controls)', () => {
   });
 
   it('fails Validate() on a negative scale.min', async () => {
-    const result = await loadWithKnFunc(variant((doc) => doc.setIn(['deploy', 'options', 'scale', 'min'], -1)));
+    const result = await loadWithKnFunc(variant((doc) => { doc.setIn(['deploy', 'options', 'scale', 'min'], -1); }));
     expect(result.code, result.stdout).toBe(1);
     expect(result.stderr).toMatch(/validation failed[\s\S]*scale\.min/);
   });
 
   it('reports an unknown key that kn func itself only warns about', async () => {
-    const result = await loadWithKnFunc(variant((doc) => doc.set('bogus', 1)));
+    const result = await loadWithKnFunc(variant((doc) => { doc.set('bogus', 1); }));
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(result.stdout) as Summary).strictDecodeErrors.join('\n')).toMatch(/field bogus not found/);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
 import { RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
 import { until } from '../support/wait.js';
+import { messageOf } from '../support/log.js';
 
 let bed: Bed;
 const NS = 'advance-phase';
@@ -16,11 +17,11 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await bed?.stop();
+  await bed.stop();
 }, 60_000);
 
 const kubectl = (...args: string[]) => bed.admin.kubectl(...args);
-const applyFails = (...args: string[]) => kubectl('apply', ...args).then(() => '', (error: Error) => error.message);
+const applyFails = (...args: string[]) => kubectl('apply', ...args).then(() => '', (error: unknown) => messageOf(error));
 
 describe("Knative's control plane on the test bed", () => {
   it('runs every controller and webhook of the release as a Ready Pod of its Deployment', async () => {

@@ -12,6 +12,7 @@ import { until } from '../support/wait.js';
 import { functionKubeconfig } from '../support/function.js';
 import { post, type CloudEventJson } from '../support/http.js';
 import { pipeThrough } from '../support/pipe.js';
+import { messageOf } from '../support/log.js';
 
 const cluster = inject('cluster');
 const admin = new Admin(cluster);
@@ -38,7 +39,7 @@ beforeAll(async () => {
   child = spawn(process.execPath, ['dist/index.js'], { env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent' }, stdio: 'ignore' });
   await until('the function to be ready', async () => (await fetch(`${url}health/readiness`).catch(() => undefined))?.ok, 20_000, 50);
 }, 300_000);
-afterAll(() => void child?.kill('SIGTERM'));
+afterAll(() => void child.kill('SIGTERM'));
 
 function event(object: Action, type: 'add' | 'update'): CloudEventJson {
   return { specversion: '1.0', type: `dev.knative.apiserver.resource.${type}`, source: cluster.server, id: `m-${object.metadata.resourceVersion}`, data: object };
@@ -48,19 +49,19 @@ async function scrape(): Promise<{ text: string; families: Family[] }> {
   const res = await fetch(`${url}metrics`);
   expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
   const text = await res.text();
-  const parsed = await pipeThrough(promparse, [], text).catch((error: Error) => {
-    throw new Error(`not a valid exposition: ${error.message}`);
+  const parsed = await pipeThrough(promparse, [], text).catch((error: unknown) => {
+    throw new Error(`not a valid exposition: ${messageOf(error)}`);
   });
   return { text, families: JSON.parse(parsed) as Family[] };
 }
 
 describe('/metrics', () => {
   it('is a valid exposition, every series with HELP and TYPE, whose lateness agrees with status.timestamps', async () => {
-    let object = (await admin.createAction(ns, 'measured', { phases: ['a', 'b', 'c'], delay: 0 })).body as unknown as Action;
+    let object = (await admin.createAction(ns, 'measured', { phases: ['a', 'b', 'c'], delay: 0 })).body as Action;
     for (const type of ['add', 'update', 'update'] as const) {
       const res = await post(url, event(object, type), 'binary');
       expect(res.headers.get('x-advance-decision')).toBe('advance');
-      object = (await admin.getAction(ns, 'measured')).body as unknown as Action;
+      object = (await admin.getAction(ns, 'measured')).body as Action;
     }
     const { text, families } = await scrape();
     const byName = new Map(families.map((f) => [f.name, f]));

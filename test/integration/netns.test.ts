@@ -65,6 +65,6 @@ describe('test hosts on a bridge', () => {
     expect(links).not.toMatch(new RegExp(`${BRIDGE}|ap-v`));
     expect(existsSync(extra.hostsFile)).toBe(false);
     // What ran inside ended with it (with the bridge gone, nothing may be sent to those addresses).
-    await until('the servers inside to end', async () => servers.every((s) => s.exitCode !== null || s.signalCode !== null), 5_000);
+    await until('the servers inside to end', () => servers.every((s) => s.exitCode !== null || s.signalCode !== null), 5_000);
   });
 });

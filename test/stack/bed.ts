@@ -16,6 +16,7 @@ import { installKnative, installKnativeCrds, knativeImages } from './knative.js'
 import { NODE, type Images } from './kubelet.js';
 import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
+import { messageOf } from '../support/log.js';
 
 
 /** What a bed is, as JSON: enough to stop it or use it from another process. */
@@ -30,7 +31,7 @@ export interface BedInfo {
 
 export interface Bed extends BedInfo {
   admin: Admin;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface BedOptions {
@@ -72,8 +73,8 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
     info = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
     await waitFor(`node ${NODE} registered`, info.node, 30_000, async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200);
     const started = Date.now();
-    await installKnative(admin, knativeBin, log).catch((error: Error) => {
-      throw new Error(`${error.message}\n${logTails(cluster?.dir ?? '')}`);
+    await installKnative(admin, knativeBin, log).catch((error: unknown) => {
+      throw new Error(`${messageOf(error)}\n${logTails(cluster?.dir ?? '')}`);
     });
     log(`bed: Knative Eventing's control plane and data plane running in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${cluster.dir})`);
     return withStop(info);

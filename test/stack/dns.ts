@@ -38,8 +38,8 @@ export function hostsFile(own: { name: string; ip: string }, names: Map<string, 
 export async function writeHostsFiles(hosts: Iterable<{ name: string; host: Host }>, names: Map<string, string>): Promise<void> {
   // A host may be going meanwhile; its file goes with it.
   const write = ({ name, host }: { name: string; host: Host }) =>
-    writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
+    writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     });
   await Promise.all([...hosts].map(write));
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Admin } from '../support/admin.js';
 import { until } from '../support/wait.js';
 import type { Images } from './kubelet.js';
+import { messageOf } from '../support/log.js';
 
 export const SYSTEM_NS = 'knative-eventing';
 
@@ -89,7 +90,7 @@ export async function waitAvailable(admin: Admin, namespace: string, names: stri
     const available = new Set(res.body.items.filter((d) => d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True')).map((d) => d.metadata.name));
     return names.filter((n) => !available.has(n));
   };
-  await until(`Deployments ${names.join(', ')} in ${namespace} to be Available`, async () => (await pending()).length === 0, timeoutMs, 250).catch(async (error: Error) => {
-    throw new Error(`${error.message}; not Available: ${(await pending()).join(', ')}`);
+  await until(`Deployments ${names.join(', ')} in ${namespace} to be Available`, async () => (await pending()).length === 0, timeoutMs, 250).catch(async (error: unknown) => {
+    throw new Error(`${messageOf(error)}; not Available: ${(await pending()).join(', ')}`);
   });
 }

@@ -17,6 +17,7 @@ import { writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js
 import { alive, launch, stopProcess } from '../cluster/processes.js';
 import type { Admin } from '../support/admin.js';
 import { createHost, GATEWAY, inHost, removeHost, type Host } from './netns.js';
+import { messageOf } from '../support/log.js';
 
 export const NODE = 'local';
 
@@ -90,7 +91,7 @@ export interface KubeletOptions {
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const { admin, log } = opts;
   await registerNode(admin);
-  const heartbeat = setInterval(() => void renewLease(admin).catch((e: Error) => log(`kubelet: node lease: ${e.message}`)), 10_000);
+  const heartbeat = setInterval(() => void renewLease(admin).catch((e: unknown) => { log(`kubelet: node lease: ${messageOf(e)}`); }), 10_000);
   heartbeat.unref();
   await renewLease(admin);
   const running = new Map<string, Running>();
@@ -211,13 +212,13 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     await writeFile(join(podDir, 'pid'), `${r.pid} ${r.exe}\n`);
     // Restarted like restartPolicy Always when it exits on its own.
     const check = setInterval(() => {
-      if (r.stopping) return clearInterval(check);
+      if (r.stopping) { clearInterval(check); return; }
       if (alive(r.pid, r.exe)) return;
       clearInterval(check);
       r.restarts++;
       r.ready = false;
       log(`kubelet: ${key(r.pod)} exited; restarting (${r.restarts})`);
-      void runContainer(r).then(() => patchStatus(r)).catch((e: Error) => log(`kubelet: restarting ${key(r.pod)}: ${e.message}`));
+      void runContainer(r).then(() => patchStatus(r)).catch((e: unknown) => { log(`kubelet: restarting ${key(r.pod)}: ${messageOf(e)}`); });
     }, 250);
     check.unref();
   }
@@ -276,7 +277,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   async function onPod(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): Promise<void> {
     const k = key(pod);
     try {
-      if (type === 'DELETED') return await end(k, 0);
+      if (type === 'DELETED') { await end(k, 0); return; }
       if (pod.metadata.deletionTimestamp) {
         await end(k, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
         // The kubelet confirms the deletion once the containers are gone.
@@ -304,8 +305,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (queues.get(k) === next) queues.delete(k);
     });
   };
-  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal).catch((e: Error) => {
-    if (!abort.signal.aborted) log(`kubelet: watching pods: ${e.message}`);
+  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal).catch((e: unknown) => {
+    if (!abort.signal.aborted) log(`kubelet: watching pods: ${messageOf(e)}`);
   });
 
   return {
@@ -342,7 +343,10 @@ function tcpAnswers(host: string, port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => resolve(false)).once('timeout', () => (sock.destroy(), resolve(false)));
+    sock.once('error', () => { resolve(false); }).once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -352,7 +356,10 @@ function tlsAnswers(host: string, port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => resolve(false)).once('timeout', () => (sock.destroy(), resolve(false)));
+    sock.once('error', () => { resolve(false); }).once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
   });
 }
 

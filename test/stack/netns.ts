@@ -11,6 +11,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CLUSTER_DOMAIN } from './services.js';
+import { messageOf } from '../support/log.js';
 
 const run = promisify(execFile);
 
@@ -100,8 +101,8 @@ export async function removeAll(): Promise<void> {
   for (const { ifname } of links) {
     // A veth whose namespace just went may vanish on its own meanwhile.
     if (!ifname.startsWith(PREFIX)) continue;
-    await ip('link', 'delete', ifname).catch((e: Error) => {
-      if (!/Cannot find device/.test(e.message)) throw e;
+    await ip('link', 'delete', ifname).catch((e: unknown) => {
+      if (!/Cannot find device/.test(messageOf(e))) throw e;
     });
   }
   if (existsSync(NETNS_ETC)) {

@@ -6,6 +6,7 @@ import { serviceNames, writeHostsFiles } from './dns.js';
 import { applyRedirects, redirects } from './kube-proxy.js';
 import type { Host } from './netns.js';
 import type { EndpointSlice, Service } from './services.js';
+import { messageOf } from '../support/log.js';
 
 export interface Network {
   /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
@@ -26,7 +27,7 @@ export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string;
       const all = [...hosts()];
       await writeHostsFiles(all, serviceNames(services.values(), slices.values()));
       await applyRedirects(redirects(services.values(), [...slices.values()]), new Map(all.map(({ host }) => [host.ip, host])), applied);
-    }).catch((e: Error) => log(`network: ${e.message}`));
+    }).catch((e: unknown) => { log(`network: ${messageOf(e)}`); });
   };
   const track = <T extends { metadata: { name: string; namespace: string } }>(into: Map<string, T>) =>
     (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T): void => {

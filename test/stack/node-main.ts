@@ -17,7 +17,7 @@ export interface NodeConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as NodeConfig;
-const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+const log = (line: string) => { console.log(`${new Date().toISOString()} ${line}`); };
 const admin = new Admin(config.cluster);
 let network: Network | undefined;
 const kubelet: Kubelet = await startKubelet({ admin, cluster: config.cluster, images: config.images, dir: config.dir, log, onChange: () => network?.sync() });
@@ -31,7 +31,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log(`node: ${signal}: ending pods`);
     void (async () => {
-      await network?.stop();
+      await network.stop();
       await kubelet.stop();
       log('node: stopped');
       process.exit(0);

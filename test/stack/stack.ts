@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
-import { logToStderr } from '../support/log.js';
+import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
 import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
@@ -77,7 +77,7 @@ export interface Stack extends StackInfo {
   /** Takes a part down (`kill`: at once, no draining); it stays down until startPart. */
   stopPart(part: Part, how?: 'term' | 'kill'): Promise<void>;
   startPart(part: Part): Promise<void>;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface StackOptions {
@@ -124,9 +124,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await waitAvailable(admin, NS, ['advance-phase'], 60_000);
     log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
     const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
-    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all').catch(async (error: Error) => {
+    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all').catch(async (error: unknown) => {
       const objects = await admin.kubectl('get', 'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods', '-A');
-      throw new Error(`${error.message}\n${objects}\n${logTails(bed.dir)}`);
+      throw new Error(`${messageOf(error)}\n${objects}\n${logTails(bed.dir)}`);
     });
     const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
     await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);

@@ -39,8 +39,10 @@ export class Admin {
   /**
    * Lists `path` (a collection, with any query) and then watches it from that list's
    * resourceVersion, handing every object to `onEvent` ('ADDED' for the listed ones). It re-lists
-   * when the watch ends or its resourceVersion expires, until `signal` aborts.
+   * when the watch ends or its resourceVersion expires, until `signal` aborts. `T` is what the
+   * caller asks the server for (Pods, Services): the server's JSON, typed as such, as `request` does.
    */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
   async watch<T extends { metadata: { resourceVersion?: string } }>(
     path: string,
     onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void | Promise<void>,
@@ -74,7 +76,7 @@ export class Admin {
           });
           res.on('close', () => void queue.then(resolve, resolve));
         });
-        req.on('error', () => resolve());
+        req.on('error', () => { resolve(); });
         req.end();
       });
     }

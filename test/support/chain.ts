@@ -28,7 +28,7 @@ export function functionLog(paths: string[]): LogEntry[] {
 
 /** Phase start times in ms, in order. */
 export function starts(action: Action): number[] {
-  return (action.status?.timestamps ?? []).map((t) => Date.parse(Object.values(t)[0] ?? ''));
+  return action.status.timestamps.map((t) => Date.parse(Object.values(t)[0] ?? ''));
 }
 
 export function gaps(action: Action): number[] {
@@ -38,13 +38,13 @@ export function gaps(action: Action): number[] {
 
 /** The phase an Action shows now, if any. */
 export async function phaseOf(admin: Admin, ns: string, name: string): Promise<string | undefined> {
-  return ((await admin.getAction(ns, name)).body as unknown as Action).status?.phase;
+  return ((await admin.getAction(ns, name)).body as Action).status.phase;
 }
 
 export async function finished(admin: Admin, ns: string, name: string, timeoutMs = 30_000): Promise<Action> {
   return until(`${ns}/${name} to finish`, async () => {
     const res = await admin.getAction(ns, name);
-    const action = res.body as unknown as Action;
-    return res.status === 200 && action.status?.state === 'Succeeded' ? action : undefined;
+    const action = res.body as Action;
+    return res.status === 200 && action.status.state === 'Succeeded' ? action : undefined;
   }, timeoutMs);
 }

@@ -34,8 +34,8 @@ export function deployedEnvs(func: FuncYaml = readFuncYaml()): EnvVar[] {
 
 /** The run envs a pod gets with config/knative/base applied: its ConfigMaps' values filled in. */
 export function launchEnvs(func: FuncYaml = readFuncYaml()): Record<string, string> {
-  const objects = parseAllDocuments(readFileSync(join(repoRoot, 'config/knative/base/settings.yaml'), 'utf8')).map((d) => d.toJS());
-  const data = (name: string) => (objects.find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === name)?.data ?? {}) as Record<string, string>;
+  const objects = parseAllDocuments(readFileSync(join(repoRoot, 'config/knative/base/settings.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null);
+  const data = (name: string) => objects.find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === name)?.data ?? {};
   return Object.fromEntries(
     deployedEnvs(func).map((e) => {
       if ('value' in e) return [e.name, e.value];

@@ -14,7 +14,7 @@ export async function serve(app: Express): Promise<Served> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => new Promise((resolve) => server.close(() => { resolve(); })),
   };
 }
 
@@ -32,7 +32,7 @@ export function request(event: CloudEventJson, mode: Mode): RequestInit {
     return { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) };
   }
   const { data, datacontenttype, ...attributes } = event;
-  const headers: Record<string, string> = { 'content-type': String(datacontenttype ?? 'application/json') };
+  const headers: Record<string, string> = { 'content-type': typeof datacontenttype === 'string' ? datacontenttype : 'application/json' };
   for (const [key, value] of Object.entries(attributes)) headers[`ce-${key}`] = String(value);
   return { method: 'POST', headers, body: JSON.stringify(data) };
 }

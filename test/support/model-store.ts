@@ -46,7 +46,12 @@ export class ModelStore implements Kube {
     this.bump(next);
   }
 
-  async patchStatus(_ns: string, _name: string, patch: Parameters<Kube['patchStatus']>[2]): Promise<WriteResult> {
+  // The model answers at once; the interface is the API server's, asynchronous.
+  patchStatus(_ns: string, _name: string, patch: Parameters<Kube['patchStatus']>[2]): Promise<WriteResult> {
+    return Promise.resolve(this.applyStatus(patch));
+  }
+
+  private applyStatus(patch: Parameters<Kube['patchStatus']>[2]): WriteResult {
     if (!this.object) return 'gone';
     let patched: Action;
     try {
@@ -61,36 +66,37 @@ export class ModelStore implements Kube {
     return 'ok';
   }
 
-  async get(): Promise<unknown | null> {
-    return this.object ? structuredClone(this.object) : null;
+  get(): Promise<unknown> {
+    return Promise.resolve(this.object ? structuredClone(this.object) : null);
   }
 
   /** The two selectors the function sends: unfinished (the sweep), or one due second (a tick). */
-  async list(opts: Parameters<Kube['list']>[0]): Promise<{ items: unknown[]; continue: undefined }> {
+  list(opts: Parameters<Kube['list']>[0]): Promise<{ items: unknown[]; continue: undefined }> {
     const slot = /^status\.dueSlot=(.+)$/.exec(opts.fieldSelector)?.[1];
     if (slot === undefined && opts.fieldSelector !== UNFINISHED) throw new Error(`the model knows no selector ${opts.fieldSelector}`);
-    const state = this.object?.status?.state;
-    const selected = slot === undefined ? state !== 'Succeeded' && state !== 'Failed' : this.object?.status?.dueSlot === slot;
-    return { items: this.object && selected ? [structuredClone(this.object)] : [], continue: undefined };
+    const state = this.object?.status.state;
+    const selected = slot === undefined ? state !== 'Succeeded' && state !== 'Failed' : this.object?.status.dueSlot === slot;
+    return Promise.resolve({ items: this.object && selected ? [structuredClone(this.object)] : [], continue: undefined });
   }
 
-  async deleteAction(_ns: string, _name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult> {
-    if (!this.object) return 'gone';
+  deleteAction(_ns: string, _name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult> {
+    if (!this.object) return Promise.resolve('gone');
     const { uid, resourceVersion } = this.object.metadata;
-    if (version.uid !== uid || version.resourceVersion !== resourceVersion) return 'conflict';
+    if (version.uid !== uid || version.resourceVersion !== resourceVersion) return Promise.resolve('conflict');
     this.object = null;
-    return 'ok';
+    return Promise.resolve('ok');
   }
 
-  async recordEvent(event: Parameters<Kube['recordEvent']>[0]): Promise<void> {
+  recordEvent(event: Parameters<Kube['recordEvent']>[0]): Promise<void> {
     const key = event.key ?? `${Math.random()}`;
     this.phaseEvents.set(key, (this.phaseEvents.get(key) ?? 0) + 1);
+    return Promise.resolve();
   }
 
   /** The safety properties, checked on every write against the object it replaces. */
   private check(before: Action, after: Action): void {
-    const was = before.status?.timestamps ?? [];
-    const now = after.status?.timestamps ?? [];
+    const was = before.status.timestamps;
+    const now = after.status.timestamps;
     const fail = (msg: string) => this.violations.push(`${msg}: ${JSON.stringify(was)} -> ${JSON.stringify(now)}`);
     if (now.length < was.length || now.length > was.length + 1) fail('timestamps must grow by at most one');
     was.forEach((entry, i) => {

@@ -7,10 +7,13 @@ export function pipeThrough(exe: string, args: string[], input: string): Promise
     const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${exe} exited ${code}: ${err}`))));
+    child.on('exit', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${exe} exited ${String(code)}: ${err}`));
+    });
     child.stdin.end(input);
   });
 }

@@ -8,7 +8,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  */
 export async function until<T>(
   what: string,
-  check: () => Promise<T | undefined | false>,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 30_000,
   intervalMs = 100,
   abort?: () => string | undefined,

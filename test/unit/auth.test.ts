@@ -38,14 +38,14 @@ function token(claims: { sub?: string; aud?: string; iss?: string; exp?: number 
 function api(opts: { keys?: () => JWK[]; account?: () => string | undefined } = {}): AuthApi & { reads: number } {
   const fake = {
     reads: 0,
-    issuerKeys: async () => {
+    issuerKeys: () => {
       fake.reads++;
-      return { issuer: { issuer: ISSUER }, jwks: { keys: opts.keys?.() ?? [jwk] } };
+      return Promise.resolve({ issuer: { issuer: ISSUER }, jwks: { keys: opts.keys?.() ?? [jwk] } });
     },
-    sender: async () => {
+    sender: () => {
       fake.reads++;
       const account = opts.account ? opts.account() : TRIGGER_SA;
-      return { status: account ? { auth: { serviceAccountName: account } } : {} };
+      return Promise.resolve({ status: account ? { auth: { serviceAccountName: account } } : {} });
     },
   };
   return fake;
@@ -60,12 +60,12 @@ describe('senderAuth', () => {
   });
 
   it.each([
-    ['no token', async () => undefined],
+    ['no token', () => undefined],
     ['another audience', () => token({ aud: 'eventing.knative.dev/broker/advance-phase/advance-phase' })],
     ['another issuer', () => token({ iss: 'https://elsewhere' })],
     ['expired', () => token({ exp: Math.floor(Date.now() / 1000) - 60 })],
     ['signed by another key', async () => token({}, (await keyPair('k1')).privateKey)],
-    ['not a JWT', async () => 'not-a-jwt'],
+    ['not a JWT', () => 'not-a-jwt'],
   ])('401 for %s', async (_name, make) => {
     const verdict = await check(oidc(), await make());
     expect(verdict).toMatchObject({ ok: false, status: 401 });

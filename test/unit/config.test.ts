@@ -7,6 +7,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeconfigSource, loadConfig } from '../../functions/advance-phase/src/config.js';
 
+/** The fields of config/knative's manifests these tests read. */
+interface Manifest {
+  namespace?: string;
+  metadata: { name: string };
+  data: Record<string, string>;
+  spec: { subscriber: { audience: string }; delivery: { deadLetterSink: { audience: string } }; sink: { audience: string } };
+}
+const manifest = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8')) as Manifest;
+
 describe('loadConfig', () => {
   it('fills in every default', () => {
     expect(loadConfig({})).toEqual({
@@ -30,7 +39,7 @@ describe('loadConfig', () => {
 
   it('names the senders and the audience config/knative and its any-broker overlay give them', () => {
     const config = loadConfig({});
-    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    const yaml = manifest;
     const trigger = yaml('base/trigger.yaml');
     const ping = yaml('base/pingsource.yaml');
     const tick = yaml('overlays/any-broker/tick.yaml');
@@ -46,7 +55,7 @@ describe('loadConfig', () => {
   });
 
   it('takes WAIT_MODE from the ConfigMap config/knative ships, which the any-broker overlay sets to tick', () => {
-    const yaml = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8'));
+    const yaml = manifest;
     expect(loadConfig({ WAIT_MODE: yaml('base/settings.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('retry-after');
     expect(loadConfig({ WAIT_MODE: yaml('overlays/any-broker/settings-patch.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('tick');
     expect(() => loadConfig({ WAIT_MODE: 'sleep' })).toThrow(/WAIT_MODE: Invalid option/);

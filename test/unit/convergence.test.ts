@@ -111,9 +111,9 @@ describe('convergence under any delivery order', () => {
         async (phases, delay, steps) => {
           const store = await run(phases, delay, steps);
           expect(store.violations).toEqual([]);
-          const timestamps = store.object?.status?.timestamps ?? [];
+          const timestamps = store.object?.status.timestamps ?? [];
           expect(timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
-          expect(store.object?.status?.state).toBe('Succeeded');
+          expect(store.object?.status.state).toBe('Succeeded');
           // One PhaseStarted event per position, however often each was tried.
           expect(Object.fromEntries(store.phaseEvents)).toEqual(Object.fromEntries(phases.map((_, i) => [`p${i}`, 1])));
         },
@@ -142,7 +142,7 @@ describe('convergence under any delivery order', () => {
             clock = T0.getTime() + (i + 1) * period + (jitters[i % jitters.length] as number);
           }
           expect(store.violations).toEqual([]);
-          const timestamps = store.object?.status?.timestamps ?? [];
+          const timestamps = store.object?.status.timestamps ?? [];
           expect(timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
           const starts = timestamps.map(startOf);
           for (let i = 1; i < starts.length; i++) {

@@ -16,8 +16,15 @@ interface Schema {
   items?: Schema;
   [key: string]: unknown;
 }
-const crd = parse(readFileSync(new URL('../../crds/action.yaml', import.meta.url), 'utf8'));
-const version = crd.spec.versions[0];
+interface Crd {
+  spec: {
+    group: string;
+    names: Record<string, unknown>;
+    versions: { name: string; subresources: unknown; selectableFields: unknown; schema: { openAPIV3Schema: Schema } }[];
+  };
+}
+const crd = parse(readFileSync(new URL('../../crds/action.yaml', import.meta.url), 'utf8')) as Crd;
+const version = crd.spec.versions[0] as Crd['spec']['versions'][number];
 const root: Schema = version.schema.openAPIV3Schema;
 const spec = root.properties?.['spec'] as Schema;
 const prop = (name: string) => spec.properties?.[name] as Schema;

@@ -42,13 +42,13 @@ describe('createTicker', () => {
     const selectors: string[] = [];
     let failNext = false;
     const kube = {
-      list: async ({ fieldSelector }: { fieldSelector: string }) => {
+      list: ({ fieldSelector }: { fieldSelector: string }) => {
         selectors.push(fieldSelector);
         if (failNext) {
           failNext = false;
-          throw new Error('API server down');
+          return Promise.reject(new Error('API server down'));
         }
-        return { items: [], continue: undefined };
+        return Promise.resolve({ items: [], continue: undefined });
       },
     } as unknown as Kube;
     return { kube, selectors, failNextList: () => (failNext = true) };

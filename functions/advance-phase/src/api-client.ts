@@ -35,9 +35,9 @@ export interface Answer {
 export interface ApiClient {
   /** The server URL's path, which prefixes every API path (a proxy may serve the API under one). */
   prefix: string;
-  call(method: string, path: string, body?: unknown, opts?: CallOptions): Promise<Answer>;
+  call: (method: string, path: string, body?: unknown, opts?: CallOptions) => Promise<Answer>;
   /** A GET that must answer 200; `missing: 'null'` turns a 404 into null. */
-  getJson(path: string, what: string, opts?: CallOptions & { missing?: 'null' }): Promise<unknown>;
+  getJson: (path: string, what: string, opts?: CallOptions & { missing?: 'null' }) => Promise<unknown>;
 }
 
 /** An answer the function cannot act on: the caller should fail with 5xx so the event is retried. */
@@ -55,7 +55,7 @@ export function apiClient(kc: KubeConfig, opts: ClientOptions = {}): ApiClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
-  const connect = connection(kc, server, cluster.skipTLSVerify ?? false);
+  const connect = connection(kc, server, cluster.skipTLSVerify);
 
   async function call(method: string, path: string, body?: unknown, { contentType = 'application/json', accept = 'application/json', verb }: CallOptions = {}): Promise<Answer> {
     const started = performance.now();
@@ -120,7 +120,7 @@ function send(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
         res.on('error', reject);
       },
     );

@@ -41,10 +41,10 @@ export function createApp(opts: AppOptions): express.Express {
   // The sender is checked before the body is even read.
   app.post('/', senderCheck(opts), express.raw({ type: () => true, limit: opts.maxBodyBytes }), (req, res, next) => {
     // Every log line from here on carries the event's trace context (and, once read, its id).
-    eventContext.run({ ...traceOf(req.headers) }, async () => {
+    void eventContext.run({ ...traceOf(req.headers) }, async () => {
       try {
         const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
-        if ('error' in read) return send(res, refuse(read.error));
+        if ('error' in read) { send(res, refuse(read.error)); return; }
         const { event } = read;
         Object.assign(eventContext.getStore() ?? {}, traceOf(req.headers, event['traceparent']), { id: event.id });
         send(res, await handle(event, res.locals['subject'] as string | null));
@@ -74,13 +74,13 @@ function senderCheck(opts: AppOptions): (req: Request, res: Response, next: Next
       const verdict: Verdict = opts.auth ? await opts.auth.check(req.headers.authorization) : { ok: true, subject: null };
       if (verdict.ok) {
         res.locals['subject'] = verdict.subject;
-        return next();
+        next(); return;
       }
       const { status, reason } = verdict;
       if (status === 503) {
         metrics.errors.inc();
         log.error({ reason }, 'cannot authenticate senders');
-        return send(res, { status, body: { error: 'cannot authenticate senders now', reason } });
+        send(res, { status, body: { error: 'cannot authenticate senders now', reason } }); return;
       }
       metrics.rejected.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
       log.warn({ ...traceOf(req.headers), status, reason }, 'refused a sender');
@@ -97,14 +97,14 @@ function errorReply(opts: AppOptions): (error: Error & { type?: string; status?:
   return (error, _req, res, _next) => {
     if (error.type === 'entity.too.large') {
       opts.metrics.rejected.inc({ reason: 'too-large' });
-      return send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
+      send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } }); return;
     }
     if (error.status && error.status >= 400 && error.status < 500) {
-      return send(res, { status: error.status, body: { error: error.message } });
+      send(res, { status: error.status, body: { error: error.message } }); return;
     }
     // API server trouble and the unexpected: 5xx, so Knative retries the event.
     opts.metrics.errors.inc();
     opts.log.error({ err: error }, 'event failed');
-    return send(res, { status: 500, body: { error: error.message } });
+    send(res, { status: 500, body: { error: error.message } });
   };
 }

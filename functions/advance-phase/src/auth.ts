@@ -4,16 +4,15 @@
 // request only with such a token: signed by the cluster's service-account issuer, for its
 // audience, unexpired, and whose subject is the ServiceAccount a configured sender's
 // `status.auth.serviceAccountName` names. Keys and senders are read from the API server and cached.
-import type { JSONWebKeySet } from 'jose';
 import * as z from 'zod/mini';
 import type { SenderRef } from './senders.js';
 
 /** The API calls verification needs (kube.ts). */
 export interface AuthApi {
   /** The service-account issuer and its public keys (OIDC discovery on the API server). */
-  issuerKeys(): Promise<{ issuer: unknown; jwks: unknown }>;
+  issuerKeys: () => Promise<{ issuer: unknown; jwks: unknown }>;
   /** A sender's object, or null when it does not exist. */
-  sender(ref: SenderRef): Promise<unknown | null>;
+  sender: (ref: SenderRef) => Promise<unknown>;
 }
 
 export type AuthMode = 'oidc' | 'auto';
@@ -86,17 +85,17 @@ export function senderAuth(opts: {
       // auto: a cluster without OIDC sends no tokens; the writes' own proofs still hold.
       if (mode === 'auto' && known.subjects.length === 0) return { ok: true, subject: null };
       if (!token) return { ok: false, status: 401, reason: 'no bearer token: only Knative senders with OIDC may post here' };
-      let verified: { sub: string } | string;
+      let verified: { subject: string } | string;
       try {
         verified = await verify(token);
       } catch (error) {
         return { ok: false, status: 503, reason: `cannot read the issuer's keys: ${(error as Error).message}` };
       }
       if (typeof verified === 'string') return { ok: false, status: 401, reason: verified };
-      const allowed = async (again: boolean) => (await senders.get(again)).subjects.includes(verified.sub);
+      const allowed = async (again: boolean) => (await senders.get(again)).subjects.includes(verified.subject);
       // A sender re-created (a new OIDC ServiceAccount) reads the senders once more.
-      if ((await allowed(false)) || (await allowed(true))) return { ok: true, subject: verified.sub };
-      return { ok: false, status: 403, reason: `${verified.sub} is not a sender of this function` };
+      if ((await allowed(false)) || (await allowed(true))) return { ok: true, subject: verified.subject };
+      return { ok: false, status: 403, reason: `${verified.subject} is not a sender of this function` };
     },
   };
 }
@@ -105,17 +104,17 @@ type Keys = Awaited<ReturnType<typeof loadKeys>>;
 
 async function loadKeys(api: AuthApi) {
   const [{ issuer, jwks }, { createLocalJWKSet, jwtVerify }] = await Promise.all([api.issuerKeys(), import('jose')]);
-  return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks) as JSONWebKeySet), jwtVerify };
+  return { issuer: Discovery.parse(issuer).issuer, keySet: createLocalJWKSet(Jwks.parse(jwks)), jwtVerify };
 }
 
 /** The token's subject if the issuer signed it for `audience` and it is unexpired; else why not. */
-async function verifyToken(token: string, audience: string, keys: { get(again: boolean): Promise<Keys> }): Promise<{ sub: string } | string> {
+async function verifyToken(token: string, audience: string, keys: { get(again: boolean): Promise<Keys> }): Promise<{ subject: string } | string> {
   for (const again of [false, true]) {
     const { issuer, keySet, jwtVerify } = await keys.get(again);
     try {
       const { payload } = await jwtVerify(token, keySet, { issuer, audience, algorithms: ALGORITHMS, clockTolerance: LEEWAY_S });
       if (typeof payload.sub !== 'string') return 'the token has no subject';
-      return { sub: payload.sub };
+      return { subject: payload.sub };
     } catch (error) {
       // Keys rotate: a token signed by a key we have not seen yet reads the keys once more.
       if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && !again) continue;

@@ -1,15 +1,15 @@
 // Reads one CloudEvent from an HTTP request, binary or structured mode, and refuses what the
 // spec refuses. The SDK invents an id and a time when they are missing, which would hide a
 // malformed sender, so the required attributes are checked on the wire first.
-import { HTTP, type CloudEvent } from 'cloudevents';
+import { HTTP, type CloudEventV1 } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
 
 const REQUIRED = ['specversion', 'id', 'source', 'type'] as const;
 
-export type Read = { event: CloudEvent<unknown> } | { error: string };
+export type Read = { event: CloudEventV1<unknown> } | { error: string };
 
 export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read {
-  const contentType = String(headers['content-type'] ?? '');
+  const contentType = headers['content-type'] ?? '';
   if (contentType.startsWith('application/cloudevents-batch+json')) return { error: 'batched CloudEvents are not supported' };
 
   // Structured mode: parsed once here, and the SDK is handed the object, not the text again.
@@ -35,9 +35,9 @@ export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read
   if (missing.length) return { error: `malformed CloudEvent: missing ${missing.join(', ')}` };
 
   try {
-    const event = HTTP.toEvent({ headers, body: message });
+    const event = HTTP.toEvent<unknown>({ headers, body: message });
     if (Array.isArray(event)) return { error: 'batched CloudEvents are not supported' };
-    return { event: event as CloudEvent<unknown> };
+    return { event };
   } catch (error) {
     return { error: `malformed CloudEvent: ${(error as Error).message}` };
   }

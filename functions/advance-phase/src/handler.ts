@@ -1,7 +1,7 @@
 // One CloudEvent in, one Reply out: the resource events go through the one sync path
 // (reconcile.ts), pings run the sweep or a tick (pings.ts), dead letters are recorded. Metrics
 // and log lines are written here; app.ts only moves requests and replies.
-import type { CloudEvent } from 'cloudevents';
+import type { CloudEventV1 } from 'cloudevents';
 import { parseAction, type Envelope } from './action.js';
 import type { Decision } from './decide.js';
 import type { Kube } from './kube.js';
@@ -32,9 +32,9 @@ export interface HandlerDeps {
 
 export interface Handler {
   /** `subject`: the sender Knative authenticated, or null when senders are not authenticated. */
-  handle(event: CloudEvent<unknown>, subject: string | null): Promise<Reply>;
+  handle: (event: CloudEventV1<unknown>, subject: string | null) => Promise<Reply>;
   /** A 400 for what is not an event the function takes, counted and logged. */
-  refuse(reason: string, extra?: Record<string, unknown>): Reply;
+  refuse: (reason: string, extra?: Record<string, unknown>) => Reply;
 }
 
 export function createHandler(deps: HandlerDeps): Handler {
@@ -46,7 +46,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     return badRequest(reason, extra);
   }
 
-  async function handle(event: CloudEvent<unknown>, subject: string | null): Promise<Reply> {
+  async function handle(event: CloudEventV1<unknown>, subject: string | null): Promise<Reply> {
     if (event['knativeerrorcode'] !== undefined) return onDeadLetter(deps, event, subject);
     if (event.type === EVENT_TYPES.ping) return onPing(event);
     if (!RESOURCE_EVENTS.has(event.type)) {
@@ -78,10 +78,11 @@ function answer(deps: HandlerDeps, envelope: Envelope, type: string, decision: D
 }
 
 /** An event Knative gave up on: logged, counted, and a Warning Event on its Action. */
-async function onDeadLetter(deps: HandlerDeps, event: CloudEvent<unknown>, subject: string | null): Promise<Reply> {
+async function onDeadLetter(deps: HandlerDeps, event: CloudEventV1<unknown>, subject: string | null): Promise<Reply> {
   const { kube, log, metrics } = deps;
   const code = String(event['knativeerrorcode']);
-  const dest = String(event['knativeerrordest'] ?? '');
+  const destination: unknown = event['knativeerrordest'];
+  const dest = typeof destination === 'string' ? destination : '';
   const raw = event['knativeerrordata'];
   const detail = typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8').slice(0, 300) : '';
   metrics.deadLetters.inc({ code });

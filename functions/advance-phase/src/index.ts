@@ -51,7 +51,7 @@ async function authenticator(api: AuthApi | null): Promise<SenderAuth | null> {
       else if (config.SENDER_AUTH === 'oidc') log.error({ unauthenticated }, 'SENDER_AUTH=oidc but no sender has an OIDC identity: every event is refused (is authentication-oidc on?)');
       else log.warn({ unauthenticated }, `Knative OIDC is off for every sender: ${UNAUTHENTICATED}`);
     },
-    (error: unknown) => log.error({ err: error }, 'cannot read the senders or the issuer yet: events get 503 until it can'),
+    (error: unknown) => { log.error({ err: error }, 'cannot read the senders or the issuer yet: events get 503 until it can'); },
   );
   return auth;
 }
@@ -93,8 +93,8 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 20_000).unref();
   }
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => { shutdown('SIGTERM'); });
+  process.on('SIGINT', () => { shutdown('SIGINT'); });
 }
 
 main().catch((error: unknown) => {

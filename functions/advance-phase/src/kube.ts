@@ -29,7 +29,7 @@ export interface ActionEvent {
 export interface Kube {
   /** 'conflict': the object is not what the patch's `test` operations say the decision read. */
   patchStatus(namespace: string, name: string, patch: PatchOperation[]): Promise<WriteResult>;
-  get(namespace: string, name: string): Promise<unknown | null>;
+  get(namespace: string, name: string): Promise<unknown>;
   /** One page of Actions; `namespace` undefined lists every namespace. */
   list(opts: { namespace?: string; fieldSelector: string; limit: number; continue?: string }): Promise<ActionList>;
   /** Deletes exactly this version of the object; 'conflict' if it has changed or been replaced. */
@@ -86,7 +86,7 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
     async list({ namespace, fieldSelector, limit, continue: token }) {
       const scope = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}` : `${base}/${PLURAL}`;
       const query = new URLSearchParams({ fieldSelector, limit: String(limit), ...(token ? { continue: token } : {}) });
-      const page = (await getJson(`${scope}?${query}`, `list ${PLURAL}`, { verb: 'list' })) as { items?: unknown[]; metadata?: { continue?: string } };
+      const page = (await getJson(`${scope}?${query.toString()}`, `list ${PLURAL}`, { verb: 'list' })) as { items?: unknown[]; metadata?: { continue?: string } };
       return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
     },
 

@@ -2,7 +2,7 @@
 // any-broker overlay, the ticks (tick.ts). One sweep and one tick at a time: pings that arrive
 // while one runs (a redelivery, a second replica's schedule, or anyone posting pings without
 // OIDC) share its result instead of listing again.
-import type { CloudEvent } from 'cloudevents';
+import type { CloudEventV1 } from 'cloudevents';
 import * as z from 'zod/mini';
 import type { HandlerDeps } from './handler.js';
 import type { Kube } from './kube.js';
@@ -13,7 +13,7 @@ import { createTicker, type TickResult } from './tick.js';
 /** A PingSource's data: the tick's (config/knative/overlays/any-broker) says so; anything else sweeps. */
 const PingData = z.looseObject({ tick: z.optional(z.boolean()) });
 
-export function pingHandler(deps: HandlerDeps): (event: CloudEvent<unknown>) => Promise<Reply> {
+export function pingHandler(deps: HandlerDeps): (event: CloudEventV1<unknown>) => Promise<Reply> {
   const { kube } = deps;
   const sweepOnce = kube && singleFlight(() => runSweep(deps, kube));
   const ticker = kube && createTicker(kube, { ...deps.sweep, now: deps.now });

@@ -76,7 +76,7 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
   }
 
   // A spec that was invalid and is valid again is no longer stalled.
-  const kept = (action.status?.conditions ?? []).filter((c) => c.type !== CONDITIONS.stalled);
+  const kept = (action.status.conditions ?? []).filter((c) => c.type !== CONDITIONS.stalled);
   return {
     ...(current === undefined ? {} : { phase: current }),
     timestamps,
