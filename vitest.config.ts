@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 // under a bare `npx vitest`, is refused rather than tested.
 const engines = (JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } }).engines.node;
 if (engines !== `${process.versions.node.split('.')[0]}.x`) {
-  throw new Error(`tests run on Node ${process.version}, but package.json's engines.node is ${engines}: run them with npm test`);
+  throw new Error(
+    `tests run on Node ${process.version}, but package.json's engines.node is ${engines}: run them with npm test`,
+  );
 }
 
 // One runner, four layers. `npm test` runs them all; the integration and e2e layers start real

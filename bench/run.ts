@@ -10,24 +10,77 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../test/stack/stack.js';
 import { renderReport } from './lib/report.js';
-import { apiServerCeiling, coldStart, createNamespaces, drift, idle, measure, scenario, sweepCost, usageOver } from './lib/scenarios.js';
+import {
+  apiServerCeiling,
+  coldStart,
+  createNamespaces,
+  drift,
+  idle,
+  measure,
+  scenario,
+  sweepCost,
+  usageOver,
+} from './lib/scenarios.js';
 import { buildPeer, functionSystem, NO_SWEEP, peerSystem, tickSystem, type System } from './lib/systems.js';
 import { tickCost } from './lib/tick-cost.js';
 import type { Run } from './lib/workload.js';
 
 const profile = process.argv.includes('--full') ? 'full' : process.argv.includes('--smoke') ? 'smoke' : 'quick';
 const size = {
-  smoke: { lateN: 3, driftPhases: 4, scale: [5], idleN: 5, idleSeconds: 3, sweep: [20, 3], tickCost: [10], ticks: 2, coldRuns: 2, coldEvents: 100 },
-  quick: { lateN: 20, driftPhases: 15, scale: [10, 100], idleN: 100, idleSeconds: 30, sweep: [1000, 10], tickCost: [10, 1000], ticks: 5, coldRuns: 5, coldEvents: 2000 },
-  full: { lateN: 100, driftPhases: 60, scale: [10, 100, 500, 1000], idleN: 1000, idleSeconds: 30, sweep: [10_000, 100], tickCost: [10, 1000, 10_000], ticks: 10, coldRuns: 20, coldEvents: 10_000 },
+  smoke: {
+    lateN: 3,
+    driftPhases: 4,
+    scale: [5],
+    idleN: 5,
+    idleSeconds: 3,
+    sweep: [20, 3],
+    tickCost: [10],
+    ticks: 2,
+    coldRuns: 2,
+    coldEvents: 100,
+  },
+  quick: {
+    lateN: 20,
+    driftPhases: 15,
+    scale: [10, 100],
+    idleN: 100,
+    idleSeconds: 30,
+    sweep: [1000, 10],
+    tickCost: [10, 1000],
+    ticks: 5,
+    coldRuns: 5,
+    coldEvents: 2000,
+  },
+  full: {
+    lateN: 100,
+    driftPhases: 60,
+    scale: [10, 100, 500, 1000],
+    idleN: 1000,
+    idleSeconds: 30,
+    sweep: [10_000, 100],
+    tickCost: [10, 1000, 10_000],
+    ticks: 10,
+    coldRuns: 20,
+    coldEvents: 10_000,
+  },
 }[profile];
 
 const t0 = Date.now();
-const progress = (line: string) => { console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`); };
+const progress = (line: string) => {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+};
 progress(`bench: ${profile} profile`);
 
-const peerExe = await buildPeer((line) => { progress(line); });
-const stack = await startStack({ auditPolicy: true, sweepSchedule: NO_SWEEP, log: (line) => { progress(line); } });
+const peerExe = await buildPeer((line) => {
+  progress(line);
+});
+const stack = await startStack({
+  auditPolicy: true,
+  sweepSchedule: NO_SWEEP,
+  log: (line) => {
+    progress(line);
+  },
+});
 try {
   // Only one system acts at a time.
   const fn = functionSystem(stack);
@@ -78,7 +131,13 @@ try {
   const report = {
     profile,
     when: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      kernel: os.release(),
+    },
     versions: { kubernetes: 'v1.34.2', knativeEventing: 'v0.47.0', controllerRuntime: 'see bench/peer/go.mod' },
     systems: results,
     ceiling,

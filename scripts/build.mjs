@@ -24,7 +24,12 @@ await build({
   // Required when their packages load, never called on the function's paths: see each stub.
   alias: { 'iconv-lite': './scripts/stubs/iconv-lite.cjs', 'whatwg-url': './scripts/stubs/whatwg-url.cjs' },
 });
-await build({ ...common, entryPoints: ['functions/advance-phase/src/boot.ts'], outfile: 'dist/index.js', format: 'esm' });
+await build({
+  ...common,
+  entryPoints: ['functions/advance-phase/src/boot.ts'],
+  outfile: 'dist/index.js',
+  format: 'esm',
+});
 await warmUp();
 
 /**
@@ -40,21 +45,40 @@ async function warmUp() {
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/index.js'], {
       // SENDER_AUTH=none: with no API server to read the senders from, `auto` would answer 503.
-      env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent', DRY_RUN: '', SENDER_AUTH: 'none', ADVANCE_PHASE_WRITE_CODE_CACHE: cache },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        KUBECONFIG: kubeconfig,
+        LOG_LEVEL: 'silent',
+        DRY_RUN: '',
+        SENDER_AUTH: 'none',
+        ADVANCE_PHASE_WRITE_CODE_CACHE: cache,
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${port}`;
     await waitReady(`${url}/health/readiness`, exited);
-    for (const [name, expected] of [['finished', 200], ['update-not-due', 503], ['update-due', 500], ['not-an-action', 400]]) {
+    for (const [name, expected] of [
+      ['finished', 200],
+      ['update-not-due', 503],
+      ['update-due', 500],
+      ['not-an-action', 400],
+    ]) {
       const body = readFileSync(`examples/events/${name}.json`, 'utf8');
-      const res = await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body });
+      const res = await fetch(`${url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body,
+      });
       await res.arrayBuffer();
-      if (res.status !== expected) throw new Error(`warm-up: ${name}.json answered ${res.status}, expected ${expected}`);
+      if (res.status !== expected)
+        throw new Error(`warm-up: ${name}.json answered ${res.status}, expected ${expected}`);
     }
     child.kill('SIGTERM');
     const code = await exited;
-    if (code !== 0 || !existsSync(cache)) throw new Error(`warm-up exited ${code} and wrote ${existsSync(cache) ? '' : 'no '}${cache}`);
+    if (code !== 0 || !existsSync(cache))
+      throw new Error(`warm-up exited ${code} and wrote ${existsSync(cache) ? '' : 'no '}${cache}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

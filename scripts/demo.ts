@@ -11,19 +11,30 @@ import { gaps } from '../test/support/chain.js';
 
 const run = promisify(execFile);
 const started = Date.now();
-const say = (line: string) => { console.log(line); };
+const say = (line: string) => {
+  console.log(line);
+};
 
-say('demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing\'s controllers, webhooks and data plane, and the function');
+say(
+  "demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing's controllers, webhooks and data plane, and the function",
+);
 say('demo: the first run builds them from their Go modules: about 15 minutes on 2 cores, then seconds');
 const at = process.argv.indexOf('--overlay');
 const overlay = at < 0 ? undefined : process.argv[at + 1];
-if (at >= 0 && !overlay) throw new Error('demo: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
-const stack = await startStack({ ...(overlay ? { overlay } : {}), log: (line) => { console.error(`  ${line}`); } });
+if (at >= 0 && !overlay)
+  throw new Error('demo: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
+const stack = await startStack({
+  ...(overlay ? { overlay } : {}),
+  log: (line) => {
+    console.error(`  ${line}`);
+  },
+});
 const kubectl = (...args: string[]) =>
   run(join(stack.cluster.binDir, 'kubectl'), ['--kubeconfig', stack.cluster.kubeconfig, ...args]).then((r) => r.stdout);
 
 try {
-  const mode = stack.waitMode === 'tick' ? `WAIT_MODE=tick, a tick every ${stack.tickSeconds} s` : 'WAIT_MODE=retry-after';
+  const mode =
+    stack.waitMode === 'tick' ? `WAIT_MODE=tick, a tick every ${stack.tickSeconds} s` : 'WAIT_MODE=retry-after';
   say(`demo: ready after ${((Date.now() - started) / 1000).toFixed(0)} s (${stack.wiring}: ${mode})\n`);
   say('$ kubectl apply -f examples/action.yaml');
   process.stdout.write(await kubectl('apply', '-n', 'default', '-f', 'examples/action.yaml'));
@@ -41,14 +52,27 @@ try {
       say(`  phase ${shown + 1}/${action.spec.phases.length}: ${phase} began at ${at}${gap}`);
     }
   } while (action.status.state !== 'Succeeded' && Date.now() < deadline);
-  if (action.status.state !== 'Succeeded') throw new Error('the example did not finish within 2 minutes; logs are in ' + stack.dir);
+  if (action.status.state !== 'Succeeded')
+    throw new Error('the example did not finish within 2 minutes; logs are in ' + stack.dir);
 
   say('\n$ kubectl wait --for=condition=Succeeded action/demo-action1');
-  process.stdout.write(await kubectl('wait', '--for=condition=Succeeded', '--timeout=10s', '-n', 'default', 'action/demo-action1'));
+  process.stdout.write(
+    await kubectl('wait', '--for=condition=Succeeded', '--timeout=10s', '-n', 'default', 'action/demo-action1'),
+  );
   say('\n$ kubectl get actions');
   process.stdout.write(await kubectl('get', 'actions', '-n', 'default'));
   say('\n$ kubectl get events.events.k8s.io --field-selector reason=PhaseStarted');
-  process.stdout.write(await kubectl('get', 'events.events.k8s.io', '-n', 'default', '--field-selector', 'reason=PhaseStarted', '--sort-by=.metadata.creationTimestamp'));
+  process.stdout.write(
+    await kubectl(
+      'get',
+      'events.events.k8s.io',
+      '-n',
+      'default',
+      '--field-selector',
+      'reason=PhaseStarted',
+      '--sort-by=.metadata.creationTimestamp',
+    ),
+  );
 } finally {
   await stack.stop();
   say('\ndemo: stopped everything; for a stack that stays up: npm run stack:up');

@@ -20,7 +20,14 @@ const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection
 
 /** Calls by `users` since the mark; with `namespace`, only those in it (and cluster-wide watches). */
 export function apiCalls(path: string, since: number, users: string[], namespace?: string): ApiCalls {
-  const calls: ApiCalls = { actionWrites: 0, failedWrites: 0, actionReads: 0, actionWatches: 0, eventWrites: 0, other: 0 };
+  const calls: ApiCalls = {
+    actionWrites: 0,
+    failedWrites: 0,
+    actionReads: 0,
+    actionWatches: 0,
+    eventWrites: 0,
+    other: 0,
+  };
   for (const e of auditEventsSince(path, since, users)) {
     // One line per request: ResponseComplete (watches also log ResponseStarted when opened).
     const opened = e.verb === 'watch' ? e.stage === 'ResponseStarted' : e.stage === 'ResponseComplete';

@@ -14,11 +14,31 @@ import type { Stack } from '../../test/stack/stack.js';
 import { ACTIONS } from '../../test/support/admin.js';
 import { auditMark } from '../../test/support/audit.js';
 import { apiCalls, type ApiCalls } from './audit.js';
-import { busySampler, machineCpu, round, sample, sampleAll, SHARED, summarize, usage, type ProcSample, type Summary } from './stats.js';
+import {
+  busySampler,
+  machineCpu,
+  round,
+  sample,
+  sampleAll,
+  SHARED,
+  summarize,
+  usage,
+  type ProcSample,
+  type Summary,
+} from './stats.js';
 import type { Reported, System } from './systems.js';
 import { gaps, starts } from '../../test/support/chain.js';
 import { until } from '../../test/support/wait.js';
-import { awaitFinished, createActions, deleteActions, drainRates, lateness, listActions, problems, type Run } from './workload.js';
+import {
+  awaitFinished,
+  createActions,
+  deleteActions,
+  drainRates,
+  lateness,
+  listActions,
+  problems,
+  type Run,
+} from './workload.js';
 
 /**
  * Every measurement gets a namespace of its own, made before any system is switched on: each new
@@ -28,7 +48,8 @@ import { awaitFinished, createActions, deleteActions, drainRates, lateness, list
 const NAMESPACES = 64;
 let namespaces = 0;
 export const freshNamespace = (what: string) => {
-  if (namespaces >= NAMESPACES) throw new Error(`the bench needs more than ${NAMESPACES} namespaces (${what}): raise NAMESPACES`);
+  if (namespaces >= NAMESPACES)
+    throw new Error(`the bench needs more than ${NAMESPACES} namespaces (${what}): raise NAMESPACES`);
   return `bench-${++namespaces}`;
 };
 
@@ -55,7 +76,10 @@ export interface Measured {
   /** Every lateness value, for the distribution plot. */
   samples: number[];
   /** The function only: its lateness histogram over the run against the timestamps' lateness. */
-  reported?: { fromTimestamps: { count: number; sumMs: number }; fromMetrics: { count: number; sumMs: number } | 'restarted' };
+  reported?: {
+    fromTimestamps: { count: number; sumMs: number };
+    fromMetrics: { count: number; sumMs: number } | 'restarted';
+  };
 }
 
 /** Creates the Actions, waits for the system to finish them, checks correctness, measures. */
@@ -73,7 +97,8 @@ export async function measure(stack: Stack, system: System, run: Run): Promise<M
   const machine = machineCpu().busy - machineBefore;
   const busy = stopSampling();
   const wrong = problems(actions, run);
-  if (wrong.length) throw new Error(`${system.name} got ${ns} wrong, its figures do not count:\n${wrong.slice(0, 10).join('\n')}`);
+  if (wrong.length)
+    throw new Error(`${system.name} got ${ns} wrong, its figures do not count:\n${wrong.slice(0, 10).join('\n')}`);
   const transitions = run.n * run.phases;
   const all = actions.flatMap(starts);
   const late = lateness(actions, run.delay);
@@ -106,15 +131,28 @@ async function agreement(system: System, before: Reported, late: number[], ns: s
   // come seconds after the write the timestamps show (seen: 3847 of 4000 at the first scrape).
   const read = async () => (await system.reportedLateness?.()) as Reported;
   const caughtUp = (r: Reported) => r.startedAt !== before.startedAt || r.count - before.count >= late.length;
-  const after = await until('the lateness histogram to count every phase', async () => {
-    const r = await read();
-    return caughtUp(r) && r;
-  }, 30_000, 250).catch(read);
-  const fromTimestamps = { count: late.length, sumMs: round(late.reduce((a, b) => a + b, 0), 1) };
+  const after = await until(
+    'the lateness histogram to count every phase',
+    async () => {
+      const r = await read();
+      return caughtUp(r) && r;
+    },
+    30_000,
+    250,
+  ).catch(read);
+  const fromTimestamps = {
+    count: late.length,
+    sumMs: round(
+      late.reduce((a, b) => a + b, 0),
+      1,
+    ),
+  };
   if (after.startedAt !== before.startedAt) return { fromTimestamps, fromMetrics: 'restarted' };
   const fromMetrics = { count: after.count - before.count, sumMs: round(after.sumMs - before.sumMs, 1) };
   if (fromMetrics.count !== fromTimestamps.count || Math.abs(fromMetrics.sumMs - fromTimestamps.sumMs) > 1) {
-    throw new Error(`${ns}: /metrics reports ${JSON.stringify(fromMetrics)} of lateness, status.timestamps ${JSON.stringify(fromTimestamps)}`);
+    throw new Error(
+      `${ns}: /metrics reports ${JSON.stringify(fromMetrics)} of lateness, status.timestamps ${JSON.stringify(fromTimestamps)}`,
+    );
   }
   return { fromTimestamps, fromMetrics };
 }
@@ -132,23 +170,36 @@ export async function scenario(stack: Stack, system: System): Promise<void> {
   const admin = stack.admin;
   await createActions(admin, ns, { n: 1, phases: 4, delay: 2, shape: 'burst' });
   await admin.createAction(ns, 'edited', { phases: ['p1', 'p2', 'p3'], delay: 10 });
-  await until(`${system.name} to begin the scenario's first phase`, async () =>
-    Boolean(((await admin.getAction(ns, 'edited')).body as Action).status.timestamps.length), 10_000, 50);
+  await until(
+    `${system.name} to begin the scenario's first phase`,
+    async () => Boolean(((await admin.getAction(ns, 'edited')).body as Action).status.timestamps.length),
+    10_000,
+    50,
+  );
   await admin.patchAction(ns, 'edited', { spec: { delay: 1 } });
   const actions = await awaitFinished(admin, ns, 30_000);
   const gapsOf = (name: string) => gaps(actions.find((a) => a.metadata.name === name) as Action);
   // Within what the system promises, plus 1 s for a loaded machine.
   const slack = system.designLatenessMs + 1000;
   const wrong = [
-    ...gapsOf('a0').filter((g) => g < 2000 || g >= 2000 + slack).map((g) => `a gap of ${g} ms at delay 2 s`),
-    ...gapsOf('edited').filter((g) => g < 1000 || g >= 1000 + slack).map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
+    ...gapsOf('a0')
+      .filter((g) => g < 2000 || g >= 2000 + slack)
+      .map((g) => `a gap of ${g} ms at delay 2 s`),
+    ...gapsOf('edited')
+      .filter((g) => g < 1000 || g >= 1000 + slack)
+      .map((g) => `a gap of ${g} ms after the delay was edited to 1 s`),
   ];
   await deleteActions(admin, ns);
-  if (wrong.length) throw new Error(`${system.name} failed the shared scenario, its figures do not count: ${wrong.join('; ')}`);
+  if (wrong.length)
+    throw new Error(`${system.name} failed the shared scenario, its figures do not count: ${wrong.join('; ')}`);
 }
 
 /** One Action of many phases at delay 1: how far the whole run falls behind (phases - 1) x delay. */
-export async function drift(stack: Stack, system: System, phases: number): Promise<{ phases: number; driftMs: number; meanLatenessMs: number }> {
+export async function drift(
+  stack: Stack,
+  system: System,
+  phases: number,
+): Promise<{ phases: number; driftMs: number; meanLatenessMs: number }> {
   const ns = freshNamespace(`${system.name}-drift`);
   const run: Run = { n: 1, phases, delay: 1, shape: 'burst' };
   await createActions(stack.admin, ns, run);
@@ -167,7 +218,8 @@ export interface Usage {
 /** What each of the system's processes costs over `seconds`, once its own processes are quiet. */
 export async function usageOver(system: System, seconds: number, mustEndBy = Number.POSITIVE_INFINITY): Promise<Usage> {
   await quiet(system);
-  if (Date.now() + seconds * 1000 > mustEndBy) throw new Error(`${system.name}: not quiet early enough for a ${seconds} s window`);
+  if (Date.now() + seconds * 1000 > mustEndBy)
+    throw new Error(`${system.name}: not quiet early enough for a ${seconds} s window`);
   const before = sampleAll(system.processes());
   await sleep(seconds * 1000);
   const used = usage(before, sampleAll(system.processes()));
@@ -193,17 +245,24 @@ async function quiet(system: System): Promise<void> {
     if (used.reduce((a, [, v]) => a + v, 0) < 0.03) return;
     last = now;
   }
-  throw new Error(`${system.name}: still busy after 60 s (its last second: ${used.map(([k, v]) => `${k} ${round(v, 2)} s`).join(', ')})`);
+  throw new Error(
+    `${system.name}: still busy after 60 s (its last second: ${used.map(([k, v]) => `${k} ${round(v, 2)} s`).join(', ')})`,
+  );
 }
 
 /** n Actions waiting on a 60 s delay: what each process costs over `seconds` of waiting. */
 export async function idle(stack: Stack, system: System, n: number, seconds: number) {
   const ns = freshNamespace(`${system.name}-idle`);
   await createActions(stack.admin, ns, { n, phases: 2, delay: 60, shape: 'burst' });
-  const actions = await until(`${system.name} to begin every idle Action`, async () => {
-    const listed = await listActions(stack.admin, ns);
-    return listed.every((a) => a.status.timestamps.length) && listed;
-  }, 60_000, 500);
+  const actions = await until(
+    `${system.name} to begin every idle Action`,
+    async () => {
+      const listed = await listActions(stack.admin, ns);
+      return listed.every((a) => a.status.timestamps.length) && listed;
+    },
+    60_000,
+    500,
+  );
   // The window must close before the first second phase comes due.
   const firstDue = Math.min(...actions.map((a) => (starts(a)[0] as number) + 60_000));
   const waiting = await usageOver(system, seconds, firstDue - 1000);
@@ -249,11 +308,17 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const done = new Date(Date.now() - 60_000).toISOString();
   const finishedStatus = { status: { phase: 'p1', timestamps: [{ p1: done }], state: 'Succeeded', progress: '1/1' } };
   await createActions(admin, ns, { n: finished, phases: 1, delay: 1, shape: 'burst' });
-  await forEachLimited(await listActions(admin, ns), 32, (a) => admin.patchAction(ns, a.metadata.name, finishedStatus, '/status'));
+  await forEachLimited(await listActions(admin, ns), 32, (a) =>
+    admin.patchAction(ns, a.metadata.name, finishedStatus, '/status'),
+  );
   // Running ones begin under the new names r<i> with no status: the sweep begins their first phase.
   for (const target of [ns, small]) {
     await admin.namespace(target);
-    await forEachLimited(Array.from({ length: running }, (_, i) => i), 16, (i) => admin.createAction(target, `r${i}`, { phases: ['p1', 'p2'], delay: 1 }));
+    await forEachLimited(
+      Array.from({ length: running }, (_, i) => i),
+      16,
+      (i) => admin.createAction(target, `r${i}`, { phases: ['p1', 'p2'], delay: 1 }),
+    );
   }
 
   const timeList = async (path: string) => {
@@ -262,7 +327,10 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
     let items = 0;
     let token = '';
     do {
-      const res = await admin.request<{ items: unknown[]; metadata: { continue?: string } }>('GET', `${path}${path.includes('?') ? '&' : '?'}limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`);
+      const res = await admin.request<{ items: unknown[]; metadata: { continue?: string } }>(
+        'GET',
+        `${path}${path.includes('?') ? '&' : '?'}limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
+      );
       pages++;
       items += res.body.items.length;
       token = res.body.metadata.continue ?? '';
@@ -279,22 +347,39 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const started = Date.now();
   const res = await fetch(await stack.functionUrl(), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping', 'ce-source': 'bench', 'ce-id': `sweep-${Date.now()}` },
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-type': 'dev.knative.sources.ping',
+      'ce-source': 'bench',
+      'ce-id': `sweep-${Date.now()}`,
+    },
     body: '{}',
   });
   const sweepMs = Date.now() - started;
   if (res.status !== 200) throw new Error(`sweep answered ${res.status}`);
   const calls = apiCalls(audit, mark, system.users);
-  const begun = (await listActions(admin, ns)).filter((a) => a.metadata.name.startsWith('r') && a.status.timestamps.length === 1).length;
+  const begun = (await listActions(admin, ns)).filter(
+    (a) => a.metadata.name.startsWith('r') && a.status.timestamps.length === 1,
+  ).length;
   if (begun !== running) throw new Error(`the sweep began ${begun} of ${running} overdue Actions`);
   await deleteActions(admin, ns);
   await deleteActions(admin, small);
-  return { finished, running, sweepMs, swept: Number(res.headers.get('x-advance-swept')), calls, plainList, selectedList, smallList };
+  return {
+    finished,
+    running,
+    sweepMs,
+    swept: Number(res.headers.get('x-advance-swept')),
+    calls,
+    plainList,
+    selectedList,
+    smallList,
+  };
 }
 
-
 // The floor for any Node HTTP server on this machine: spawn to the first 200 of one that does nothing else.
-const BARE_SERVER = "require('node:http').createServer((q, s) => q.resume().on('end', () => s.end())).listen(process.env.PORT)";
+const BARE_SERVER =
+  "require('node:http').createServer((q, s) => q.resume().on('end', () => s.end())).listen(process.env.PORT)";
 
 /**
  * The function's cold start: process spawn to the first 2xx on a real CloudEvent, in real mode
@@ -304,9 +389,14 @@ const BARE_SERVER = "require('node:http').createServer((q, s) => q.resume().on('
 export async function coldStart(stack: Stack, runs: number, events: number) {
   const finishedEvent = JSON.parse(readFileSync('examples/events/finished.json', 'utf8')) as Record<string, unknown>;
   const notDue = JSON.parse(readFileSync('examples/events/update-not-due.json', 'utf8')) as Record<string, unknown>;
-  if (parseAction(finishedEvent['data']).kind !== 'valid') throw new Error('examples/events/finished.json is not a valid Action');
+  if (parseAction(finishedEvent['data']).kind !== 'valid')
+    throw new Error('examples/events/finished.json is not a valid Action');
   const post = (url: string, event: Record<string, unknown>) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify(event),
+    });
   const env = { ...process.env, KUBECONFIG: stack.functionKubeconfig, LOG_LEVEL: 'warn' };
 
   /** Spawns `args`, posts until the first 2xx; hands the warm process to `then` before stopping it. */
@@ -315,7 +405,12 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     const url = `http://127.0.0.1:${port}/`;
     const started = performance.now();
     const child = spawn(process.execPath, args, { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
-    await until(`${args.at(-1)} to answer 2xx`, async () => (await post(url, finishedEvent).catch(() => undefined))?.ok, 30_000, 2);
+    await until(
+      `${args.at(-1)} to answer 2xx`,
+      async () => (await post(url, finishedEvent).catch(() => undefined))?.ok,
+      30_000,
+      2,
+    );
     const ms = performance.now() - started;
     await then?.(url, child.pid as number);
     child.kill('SIGTERM');
@@ -347,8 +442,15 @@ export async function coldStart(stack: Stack, runs: number, events: number) {
     realMode: await coldMarks(runs, ['dist/index.js'], env),
   };
   return {
-    runs, minMs: round(s.min), medianMs: round(s.p50), maxMs: round(s.max), bareNodeMedianMs: round(summarize(floor).p50),
-    rssAfterStartMb: rssAfterStart, events, rssCurve, breakdown,
+    runs,
+    minMs: round(s.min),
+    medianMs: round(s.p50),
+    maxMs: round(s.max),
+    bareNodeMedianMs: round(summarize(floor).p50),
+    rssAfterStartMb: rssAfterStart,
+    events,
+    rssCurve,
+    breakdown,
   };
 }
 
@@ -369,15 +471,26 @@ async function coldMarks(runs: number, args: string[], env: NodeJS.ProcessEnv): 
   for (let i = 0; i < runs; i++) {
     const [port] = (await freePorts(1)) as [number];
     const child = spawn(process.execPath, ['-r', join(import.meta.dirname, 'cold-marks.cjs'), ...args], {
-      env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const url = `http://127.0.0.1:${port}/`;
     const headers = { 'content-type': 'application/cloudevents+json' };
-    await until(`${args.at(-1)} to answer 2xx`, async () => (await fetch(url, { method: 'POST', headers, body }).catch(() => undefined))?.ok, 30_000, 2);
+    await until(
+      `${args.at(-1)} to answer 2xx`,
+      async () => (await fetch(url, { method: 'POST', headers, body }).catch(() => undefined))?.ok,
+      30_000,
+      2,
+    );
     // The line is written once the answer is sent, which can be just after the client has it.
-    const line = await until(`${args.at(-1)}'s cold-marks line`, () => stderr.split('\n').find((l) => l.startsWith('cold-marks ')), 5_000, 5);
+    const line = await until(
+      `${args.at(-1)}'s cold-marks line`,
+      () => stderr.split('\n').find((l) => l.startsWith('cold-marks ')),
+      5_000,
+      5,
+    );
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     const marks = JSON.parse(line.slice('cold-marks '.length)) as Record<string, number | boolean>;
@@ -391,7 +504,11 @@ async function coldMarks(runs: number, args: string[], env: NodeJS.ProcessEnv): 
   const required = (key: string) => median(key) ?? Number.NaN;
   const optional = (key: 'codeCacheMs' | 'evaluateMs') => (median(key) === undefined ? {} : { [key]: median(key) });
   return {
-    nodeReady: required('nodeReady'), ...optional('codeCacheMs'), ...optional('evaluateMs'),
-    listening: required('listening'), request: required('request'), finish: required('finish'),
+    nodeReady: required('nodeReady'),
+    ...optional('codeCacheMs'),
+    ...optional('evaluateMs'),
+    listening: required('listening'),
+    request: required('request'),
+    finish: required('finish'),
   };
 }

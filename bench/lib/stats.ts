@@ -13,8 +13,16 @@ export interface Summary {
 /** Nearest-rank percentiles. */
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-  return { n: sorted.length, min: sorted[0] ?? Number.NaN, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? Number.NaN,
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -44,8 +52,13 @@ export type Processes = Record<string, number>;
 /** CPU seconds each process used between two samples, and its RSS at the second. */
 /** Busy and total CPU seconds of the whole machine so far: every process, the kernel and its networking. */
 export function machineCpu(): { busy: number; total: number } {
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '')
-    .trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (
+    readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+  )
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   const busy = user + nice + system + irq + softirq + steal;
   return { busy: busy / TICKS_PER_SECOND, total: (busy + idle + iowait) / TICKS_PER_SECOND };
 }
@@ -65,9 +78,15 @@ export function busySampler(): () => number[] {
   };
 }
 
-export function usage(before: Record<string, ProcSample>, after: Record<string, ProcSample>): Record<string, ProcSample> {
+export function usage(
+  before: Record<string, ProcSample>,
+  after: Record<string, ProcSample>,
+): Record<string, ProcSample> {
   return Object.fromEntries(
-    Object.entries(after).map(([name, s]) => [name, { ...s, cpuSeconds: s.cpuSeconds - (before[name]?.cpuSeconds ?? 0) }]),
+    Object.entries(after).map(([name, s]) => [
+      name,
+      { ...s, cpuSeconds: s.cpuSeconds - (before[name]?.cpuSeconds ?? 0) },
+    ]),
   );
 }
 

@@ -39,7 +39,10 @@ export interface System {
   reportedLateness?(): Promise<Reported>;
 }
 
-const controlPlane = (stack: Stack): Processes => ({ 'kube-apiserver': stack.cluster.pids.apiserver, etcd: stack.cluster.pids.etcd });
+const controlPlane = (stack: Stack): Processes => ({
+  'kube-apiserver': stack.cluster.pids.apiserver,
+  etcd: stack.cluster.pids.etcd,
+});
 
 /** The function's chain is on while the ApiServerSource adapter runs: no adapter, no events. */
 export function functionSystem(stack: Stack): System {
@@ -56,7 +59,12 @@ export function tickSystem(stack: Stack): System {
   const wire = async (dir: string) => {
     await stack.admin.kubectl('apply', '-k', dir);
     // Applying the base puts back the shipped sweep schedule: no sweeps in the bench.
-    await stack.admin.request('PATCH', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`, { spec: { schedule: NO_SWEEP } }, 'application/merge-patch+json');
+    await stack.admin.request(
+      'PATCH',
+      `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
+      { spec: { schedule: NO_SWEEP } },
+      'application/merge-patch+json',
+    );
     await stack.stopPart('function');
     await stack.startPart('function');
   };
@@ -116,7 +124,11 @@ export async function buildPeer(log: (line: string) => void): Promise<string> {
 export async function peerSystem(stack: Stack, exe: string): Promise<System> {
   await stack.admin.kubectl('apply', '-f', 'bench/peer-rbac.yaml');
   const kubeconfig = join(stack.dir, 'peer.kubeconfig');
-  await writeKubeconfigForToken(stack.cluster, await createServiceAccountToken(stack.cluster, NS, 'peer', 86_400), kubeconfig);
+  await writeKubeconfigForToken(
+    stack.cluster,
+    await createServiceAccountToken(stack.cluster, NS, 'peer', 86_400),
+    kubeconfig,
+  );
   const logFile = join(stack.dir, 'peer.log');
   let pid = 0;
   return {
@@ -127,7 +139,9 @@ export async function peerSystem(stack: Stack, exe: string): Promise<System> {
     on: async () => {
       // controller-runtime's defaults: no client-side rate limit since v0.21, 4 workers here.
       pid = await launch({ exe, args: ['--kubeconfig', kubeconfig], logFile, detached: false });
-      await waitFor('peer started', { pid, exe, logFile }, 30_000, async () => /Starting workers/i.test(await readFile(logFile, 'utf8')));
+      await waitFor('peer started', { pid, exe, logFile }, 30_000, async () =>
+        /Starting workers/i.test(await readFile(logFile, 'utf8')),
+      );
     },
     off: () => stopProcess(pid, exe),
   };

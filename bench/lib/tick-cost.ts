@@ -60,22 +60,42 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
   // Running, as the function would have written them: the first phase begun, the next due in an hour.
   const begin = async (a: Action, startedAt: Date) => {
     const patch = statusPatch(a, desiredStatus(a, [{ p1: startedAt.toISOString() }], startedAt), true);
-    if (patch === null || (await kube.patchStatus(ns, a.metadata.name, patch)) !== 'ok') throw new Error(`tick cost: beginning ${a.metadata.name} failed`);
+    if (patch === null || (await kube.patchStatus(ns, a.metadata.name, patch)) !== 'ok')
+      throw new Error(`tick cost: beginning ${a.metadata.name} failed`);
   };
   const now = new Date();
   await forEachLimited(await listActions(stack.admin, ns), 32, (a) => begin(a, now));
 
   const [port] = (await freePorts(1)) as [number];
   const url = `http://127.0.0.1:${port}/`;
-  const env = { ...process.env, PORT: String(port), KUBECONFIG: stack.functionKubeconfig, WAIT_MODE: 'tick', WATCH_NAMESPACE: ns, SENDER_AUTH: 'none', LOG_LEVEL: 'warn' };
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    KUBECONFIG: stack.functionKubeconfig,
+    WAIT_MODE: 'tick',
+    WATCH_NAMESPACE: ns,
+    SENDER_AUTH: 'none',
+    LOG_LEVEL: 'warn',
+  };
   const child = spawn(process.execPath, ['dist/index.js'], { env, stdio: 'ignore' });
   try {
-    await until('the tick-mode function to be ready', async () => (await fetch(`${url}health/readiness`).catch(() => undefined))?.ok, 30_000, 50);
+    await until(
+      'the tick-mode function to be ready',
+      async () => (await fetch(`${url}health/readiness`).catch(() => undefined))?.ok,
+      30_000,
+      50,
+    );
     let id = 0;
     const tick = async () => {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping', 'ce-source': 'bench', 'ce-id': `tick-${++id}` },
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-type': 'dev.knative.sources.ping',
+          'ce-source': 'bench',
+          'ce-id': `tick-${++id}`,
+        },
         body: '{"tick":true}',
       });
       if (res.status !== 200) throw new Error(`tick answered ${res.status}`);
@@ -87,7 +107,10 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     const floorStart = cpu();
     await sleep(10 * PERIOD_MS);
     const floorEnd = cpu();
-    const floorPerMs = { apiserver: (floorEnd.apiserver - floorStart.apiserver) / (10 * PERIOD_MS), etcd: (floorEnd.etcd - floorStart.etcd) / (10 * PERIOD_MS) };
+    const floorPerMs = {
+      apiserver: (floorEnd.apiserver - floorStart.apiserver) / (10 * PERIOD_MS),
+      etcd: (floorEnd.etcd - floorStart.etcd) / (10 * PERIOD_MS),
+    };
 
     // Every tick PERIOD_MS after the one before, as the PingSource sends them: each lists the seconds since.
     let lastTick = 0;
@@ -110,9 +133,12 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
       }
       const cpuAfter = cpu();
       const window = performance.now() - windowStart;
-      const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [USER]).filter((e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions');
+      const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [USER]).filter(
+        (e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions',
+      );
       const per = (x: number) => round(x / count, 2);
-      const used = (before: number, after: number, floor: number) => round(Math.max(0, ((after - before - floor * window) * 1000) / count));
+      const used = (before: number, after: number, floor: number) =>
+        round(Math.max(0, ((after - before - floor * window) * 1000) / count));
       return {
         ms: per(ms),
         lists: per(calls.filter((e) => e.verb === 'list').length),
@@ -129,7 +155,11 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     const due = Math.min(10, n);
     const dueFigures = await measured(1, 'slots', async () => {
       const soon = new Date(Date.now() - DELAY * 1000 + 500);
-      await forEachLimited(Array.from({ length: due }, (_, i) => `a${i}`), 8, async (name) => begin((await stack.admin.getAction(ns, name)).body as Action, soon));
+      await forEachLimited(
+        Array.from({ length: due }, (_, i) => `a${i}`),
+        8,
+        async (name) => begin((await stack.admin.getAction(ns, name)).body as Action, soon),
+      );
     });
     if (dueFigures.writes < due) throw new Error(`tick cost: ${dueFigures.writes} of ${due} due Actions begun`);
     return { running: n, full, idle, due: { ...dueFigures, due } };

@@ -38,10 +38,15 @@ export async function createActions(admin: Admin, ns: string, run: Run): Promise
 /** Polls (one cheap field-selected list per second) until nothing in ns is unfinished; returns every Action. */
 export async function awaitFinished(admin: Admin, ns: string, timeoutMs: number): Promise<Action[]> {
   const unfinished = `${ACTIONS}/namespaces/${ns}/actions?fieldSelector=${encodeURIComponent('status.state!=Succeeded')}&limit=1`;
-  await until(`every Action in ${ns} to finish`, async () => {
-    const res = await admin.request<{ items: unknown[] }>('GET', unfinished);
-    return res.status === 200 && res.body.items.length === 0;
-  }, timeoutMs, 1000);
+  await until(
+    `every Action in ${ns} to finish`,
+    async () => {
+      const res = await admin.request<{ items: unknown[] }>('GET', unfinished);
+      return res.status === 200 && res.body.items.length === 0;
+    },
+    timeoutMs,
+    1000,
+  );
   return listActions(admin, ns);
 }
 

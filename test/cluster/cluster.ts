@@ -145,29 +145,52 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   // From here on a failure must not leave processes behind.
   try {
     const started = Date.now();
-    const flags = flagsOf(info, { address, apiPort, etcdClientPort, etcdPeerPort, controllers: opts.controllers ?? false });
+    const flags = flagsOf(info, {
+      address,
+      apiPort,
+      etcdClientPort,
+      etcdPeerPort,
+      controllers: opts.controllers ?? false,
+    });
     info.pids.etcd = await start(info, 'etcd', flags.etcd);
     await waitFor('etcd', proc(info, 'etcd'), 30_000, () => canConnect(etcdClientPort));
     // One event per request at ResponseComplete (watches also log ResponseStarted), not two.
-    if (auditLog) await writeFile(join(dir, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
+    if (auditLog)
+      await writeFile(
+        join(dir, 'audit-policy.yaml'),
+        'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n',
+      );
     info.pids.apiserver = await start(info, 'kube-apiserver', flags['kube-apiserver']);
-    await writeFile(info.kubeconfig, kubeconfigYaml(server, await readFile(certs.caCert), {
-      'client-certificate-data': (await readFile(certs.adminCert)).toString('base64'),
-      'client-key-data': (await readFile(certs.adminKey)).toString('base64'),
-    }));
-    await waitFor('kube-apiserver /readyz', proc(info, 'kube-apiserver'), 60_000, async () =>
-      (await new Admin(info).request('GET', '/readyz')).status === 200,
+    await writeFile(
+      info.kubeconfig,
+      kubeconfigYaml(server, await readFile(certs.caCert), {
+        'client-certificate-data': (await readFile(certs.adminCert)).toString('base64'),
+        'client-key-data': (await readFile(certs.adminKey)).toString('base64'),
+      }),
+    );
+    await waitFor(
+      'kube-apiserver /readyz',
+      proc(info, 'kube-apiserver'),
+      60_000,
+      async () => (await new Admin(info).request('GET', '/readyz')).status === 200,
     );
     // The default namespace is created by a post-start hook shortly after /readyz.
-    await waitFor('namespace default', proc(info, 'kube-apiserver'), 30_000, async () =>
-      (await new Admin(info).request('GET', '/api/v1/namespaces/default')).status === 200,
+    await waitFor(
+      'namespace default',
+      proc(info, 'kube-apiserver'),
+      30_000,
+      async () => (await new Admin(info).request('GET', '/api/v1/namespaces/default')).status === 200,
     );
     if (opts.controllers) {
       await opts.beforeControllers?.(info);
       info.pids.controllerManager = await start(info, 'kube-controller-manager', flags['kube-controller-manager']);
       info.pids.scheduler = await start(info, 'kube-scheduler', flags['kube-scheduler']);
-      await waitFor("kube-controller-manager (the default namespace's ServiceAccount)", proc(info, 'kube-controller-manager'), 60_000, async () =>
-        (await new Admin(info).request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+      await waitFor(
+        "kube-controller-manager (the default namespace's ServiceAccount)",
+        proc(info, 'kube-controller-manager'),
+        60_000,
+        async () =>
+          (await new Admin(info).request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       );
     }
     log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
@@ -211,9 +234,20 @@ function flagsOf(
       // Without a controller-manager no default ServiceAccounts exist, and Pods would be refused.
       ...(at.controllers ? ['--enable-aggregator-routing=true'] : ['--disable-admission-plugins=ServiceAccount']),
       // Blocking: an event is in the file before its response is sent, so tests can count at once.
-      ...(info.auditLog ? [`--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${info.auditLog}`, '--audit-log-mode=blocking'] : []),
+      ...(info.auditLog
+        ? [
+            `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+            `--audit-log-path=${info.auditLog}`,
+            '--audit-log-mode=blocking',
+          ]
+        : []),
     ],
-    'kube-controller-manager': [...controller, `--controllers=${CONTROLLERS.join(',')}`, `--root-ca-file=${info.caCert}`, '--use-service-account-credentials=false'],
+    'kube-controller-manager': [
+      ...controller,
+      `--controllers=${CONTROLLERS.join(',')}`,
+      `--root-ca-file=${info.caCert}`,
+      '--use-service-account-credentials=false',
+    ],
     'kube-scheduler': controller,
   };
 }
@@ -238,7 +272,12 @@ export function isRunning(info: ClusterInfo): boolean {
 /** [pid, binary] of each process the cluster started, in stop order. */
 function processes(info: ClusterInfo): [number, string][] {
   const { etcd, apiserver, controllerManager, scheduler } = info.pids;
-  const all: [number | undefined, string][] = [[scheduler, 'kube-scheduler'], [controllerManager, 'kube-controller-manager'], [apiserver, 'kube-apiserver'], [etcd, 'etcd']];
+  const all: [number | undefined, string][] = [
+    [scheduler, 'kube-scheduler'],
+    [controllerManager, 'kube-controller-manager'],
+    [apiserver, 'kube-apiserver'],
+    [etcd, 'etcd'],
+  ];
   return all.filter((p): p is [number, string] => p[0] !== undefined && p[0] > 0);
 }
 
@@ -312,28 +351,80 @@ function watchExit(info: ClusterInfo): void {
 
 /** binDir/name with output to dir/name.log. */
 function start(info: ClusterInfo, name: string, args: string[]): Promise<number> {
-  return launch({ exe: join(info.binDir, name), args, logFile: join(info.dir, `${name}.log`), detached: info.detached });
+  return launch({
+    exe: join(info.binDir, name),
+    args,
+    logFile: join(info.dir, `${name}.log`),
+    detached: info.detached,
+  });
 }
 
 function proc(info: ClusterInfo, name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager') {
-  const pids = { etcd: info.pids.etcd, 'kube-apiserver': info.pids.apiserver, 'kube-controller-manager': info.pids.controllerManager ?? 0 };
+  const pids = {
+    etcd: info.pids.etcd,
+    'kube-apiserver': info.pids.apiserver,
+    'kube-controller-manager': info.pids.controllerManager ?? 0,
+  };
   return { pid: pids[name], exe: join(info.binDir, name), logFile: join(info.dir, `${name}.log`) };
 }
 
-const SERVICE_NAMES = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
+const SERVICE_NAMES = [
+  'localhost',
+  'kubernetes',
+  'kubernetes.default',
+  'kubernetes.default.svc',
+  'kubernetes.default.svc.cluster.local',
+];
 
-async function makeCerts(dir: string, address: string): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
+async function makeCerts(
+  dir: string,
+  address: string,
+): Promise<Pick<ClusterInfo, 'caCert' | 'adminCert' | 'adminKey' | 'saSigningKey'>> {
   const p = (f: string): string => join(dir, f);
   const openssl = (...args: string[]): Promise<unknown> => execFileP('openssl', args);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365'];
-  await openssl('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-subj', '/CN=advance-phase-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  await openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-subj',
+    '/CN=advance-phase-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   const signed = (name: string, subj: string, ...ext: string[]): Promise<unknown> =>
-    openssl('req', '-x509', ...ec, '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`),
-      '-subj', subj, '-addext', 'basicConstraints=CA:FALSE', ...ext.flatMap((e) => ['-addext', e]));
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.crt`),
+      '-subj',
+      subj,
+      '-addext',
+      'basicConstraints=CA:FALSE',
+      ...ext.flatMap((e) => ['-addext', e]),
+    );
   await Promise.all([
     // The names pods use for the `kubernetes` Service too, as a real cluster's serving certificate has them.
-    signed('serving', '/CN=kube-apiserver', `subjectAltName=${[...new Set([address, '127.0.0.1'])].map((a) => `IP:${a}`).join(',')},${SERVICE_NAMES.map((n) => `DNS:${n}`).join(',')}`, 'extendedKeyUsage=serverAuth'),
+    signed(
+      'serving',
+      '/CN=kube-apiserver',
+      `subjectAltName=${[...new Set([address, '127.0.0.1'])].map((a) => `IP:${a}`).join(',')},${SERVICE_NAMES.map((n) => `DNS:${n}`).join(',')}`,
+      'extendedKeyUsage=serverAuth',
+    ),
     signed('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth'),
     openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key')).then(() =>
       openssl('pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')),
@@ -362,4 +453,3 @@ function kubeconfigYaml(server: string, caPem: Buffer, user: Record<string, stri
     '',
   ].join('\n');
 }
-

@@ -54,7 +54,9 @@ export async function launch(spec: LaunchSpec): Promise<number> {
   try {
     // Attached: setpriv (util-linux) makes the kernel SIGKILL the child when this process dies,
     // even by SIGKILL, where no exit hook runs. Detached: own session, so it outlives us.
-    const [cmd, argv] = spec.detached ? [spec.exe, spec.args] : ['setpriv', ['--pdeathsig', 'SIGKILL', spec.exe, ...spec.args]];
+    const [cmd, argv] = spec.detached
+      ? [spec.exe, spec.args]
+      : ['setpriv', ['--pdeathsig', 'SIGKILL', spec.exe, ...spec.args]];
     const child = spawn(cmd, argv, {
       detached: spec.detached,
       stdio: ['ignore', out.fd, out.fd],
@@ -82,7 +84,13 @@ export async function waitFor(
   check: () => Promise<boolean>,
 ): Promise<void> {
   try {
-    await until(what, () => check().catch(() => false), timeoutMs, 200, () => (alive(proc.pid, proc.exe) ? undefined : `${proc.exe} exited`));
+    await until(
+      what,
+      () => check().catch(() => false),
+      timeoutMs,
+      200,
+      () => (alive(proc.pid, proc.exe) ? undefined : `${proc.exe} exited`),
+    );
   } catch (error) {
     const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
     throw new Error(`${messageOf(error)}; ${proc.logFile} ends:\n${tail}`, { cause: error });
@@ -105,7 +113,10 @@ export function alive(pid: number, exe: string): boolean {
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
 export async function stopProcess(pid: number, exe: string, graceMs = 5000): Promise<void> {
-  for (const [signal, waitMs] of [['SIGTERM', graceMs], ['SIGKILL', 5000]] as const) {
+  for (const [signal, waitMs] of [
+    ['SIGTERM', graceMs],
+    ['SIGKILL', 5000],
+  ] as const) {
     if (!alive(pid, exe)) return;
     process.kill(pid, signal);
     const deadline = Date.now() + waitMs;
@@ -117,12 +128,16 @@ export async function stopProcess(pid: number, exe: string, graceMs = 5000): Pro
 /** Distinct free loopback ports: all held open at once so they differ. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => { resolve(s); });
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => {
+            resolve(s);
+          });
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
@@ -137,6 +152,8 @@ export function canConnect(port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => { resolve(false); });
+    sock.once('error', () => {
+      resolve(false);
+    });
   });
 }

@@ -13,7 +13,9 @@ if (existing && isRunning(existing)) {
     await existing.stop();
   }
   const cluster = await startCluster({ detached: true, auditPolicy: process.argv.includes('--audit') });
-  console.error(`cluster:up: etcd pid ${cluster.pids.etcd}, kube-apiserver pid ${cluster.pids.apiserver}, logs in ${cluster.dir}`);
+  console.error(
+    `cluster:up: etcd pid ${cluster.pids.etcd}, kube-apiserver pid ${cluster.pids.apiserver}, logs in ${cluster.dir}`,
+  );
   if (cluster.auditLog) console.error(`cluster:up: audit log ${cluster.auditLog}`);
   console.error(`cluster:up: kubectl is ${cluster.binDir}/kubectl`);
   kubeconfig = cluster.kubeconfig;

@@ -24,7 +24,10 @@ const SLACK_MS = 1000 + (ticked ? (stack.tickSeconds ?? 0) * 1000 + 500 : 0);
 /** Ticks the function has run (its metrics), whatever their scope. */
 const ticksSoFar = async () => {
   const text = await (await fetch(`${await stack.functionUrl()}metrics`)).text();
-  return [...text.matchAll(/^advance_phase_tick_duration_seconds_count\{scope="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return [...text.matchAll(/^advance_phase_tick_duration_seconds_count\{scope="\w+"\} (\d+)$/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 };
 
 const create = async (ns: string, name: string, spec: Record<string, unknown>) => {
@@ -51,7 +54,9 @@ describe('the chain', () => {
     // answer 502 and every event would come back.
     // An answer is logged once its Kubernetes Event is recorded, by which time the next event
     // may already have been answered: wait for all the lines, then count them.
-    const expected = ticked ? ['advance', 'done', 'wait', 'wait', 'wait'] : ['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait'];
+    const expected = ticked
+      ? ['advance', 'done', 'wait', 'wait', 'wait']
+      : ['advance', 'advance', 'advance', 'advance', 'done', 'wait', 'wait', 'wait'];
     const mine = await until(`all ${expected.length} answers`, () => {
       const entries = functionLog(stack.logFiles('function')).filter((e) => e.action === 'e2e-walk/four' && e.decision);
       return entries.length >= expected.length && entries.some((e) => e.decision?.reason === 'finished') && entries;
@@ -62,7 +67,16 @@ describe('the chain', () => {
     expect(new Set(answered2xx).size).toBe(answered2xx.length);
 
     const kubectl = join(stack.cluster.binDir, 'kubectl');
-    const { stdout } = await run(kubectl, ['--kubeconfig', stack.cluster.kubeconfig, 'wait', '--for=condition=Succeeded', '--timeout=10s', '-n', 'e2e-walk', 'action/four']);
+    const { stdout } = await run(kubectl, [
+      '--kubeconfig',
+      stack.cluster.kubeconfig,
+      'wait',
+      '--for=condition=Succeeded',
+      '--timeout=10s',
+      '-n',
+      'e2e-walk',
+      'action/four',
+    ]);
     expect(stdout).toContain('condition met');
   });
 
@@ -95,7 +109,9 @@ describe('the chain', () => {
     if (!ticked) {
       // Its pending retry comes back, finds the object gone and ends with a 2xx: no retry storm.
       await until('the retry to find it gone', () =>
-        functionLog(stack.logFiles('function')).some((e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone'),
+        functionLog(stack.logFiles('function')).some(
+          (e) => e.action === 'e2e-delete/doomed' && e.decision?.reason === 'gone',
+        ),
       );
     } else {
       // Nothing is pending anywhere: a tick past its due time lists its second and finds nothing.

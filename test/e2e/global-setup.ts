@@ -13,7 +13,17 @@ declare module 'vitest' {
 export async function provideStack(project: TestProject, opts: StackOptions): Promise<() => Promise<void>> {
   const stack = await startStack(opts);
   const { bed, cluster, dir, functionKubeconfig, detached, oidc, wiring, waitMode, tickSeconds } = stack;
-  project.provide('stack', { bed, cluster, dir, functionKubeconfig, detached, oidc, wiring, waitMode, ...(tickSeconds ? { tickSeconds } : {}) });
+  project.provide('stack', {
+    bed,
+    cluster,
+    dir,
+    functionKubeconfig,
+    detached,
+    oidc,
+    wiring,
+    waitMode,
+    ...(tickSeconds ? { tickSeconds } : {}),
+  });
   return stack.stop;
 }
 

@@ -32,8 +32,13 @@ afterAll(async () => {
 /** With OIDC on, a token for the ApiServerSource's own identity and the Broker's audience. */
 async function asTheSource(): Promise<Record<string, string>> {
   if (!stack.oidc) return {};
-  const source = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`);
-  const token = await createServiceAccountToken(stack.cluster, NS, source.body.status.auth.serviceAccountName, 600, [`eventing.knative.dev/broker/${NS}/advance-phase`]);
+  const source = await admin.request<{ status: { auth: { serviceAccountName: string } } }>(
+    'GET',
+    `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`,
+  );
+  const token = await createServiceAccountToken(stack.cluster, NS, source.body.status.auth.serviceAccountName, 600, [
+    `eventing.knative.dev/broker/${NS}/advance-phase`,
+  ]);
   return { authorization: `Bearer ${token}` };
 }
 
@@ -43,12 +48,18 @@ describe('recovery', () => {
     await until('the second phase', async () => (await phaseOf(admin, 'e2e-kill', 'survivor')) === 'b');
     // Down until a delivery has failed to reach it: a retry the broker filter sends, or with
     // ticks (every event already answered 200) a tick from mtping; each logs its failed send.
-    const [sender, failure] = ticked ? (['mtping', 'failed to send cloudevent'] as const) : (['filter', 'failed to send event'] as const);
+    const [sender, failure] = ticked
+      ? (['mtping', 'failed to send cloudevent'] as const)
+      : (['filter', 'failed to send event'] as const);
     const senderLog = stack.logFiles(sender).at(-1) as string;
     const seen = readFileSync(senderLog).length;
     await stack.stopPart('function', 'kill');
     try {
-      await until('a delivery to the dead function', () => readFileSync(senderLog).subarray(seen).includes(failure), 30_000);
+      await until(
+        'a delivery to the dead function',
+        () => readFileSync(senderLog).subarray(seen).includes(failure),
+        30_000,
+      );
     } finally {
       await stack.startPart('function');
     }
@@ -57,24 +68,33 @@ describe('recovery', () => {
     expect(gaps(done).every((gap) => gap >= 2000)).toBe(true);
   });
 
-  it(ticked ? 'a restarted dispatcher loses nothing: the ticks carry the waits, no sweep needed' : 'the sweep finishes runs whose retries died with a restarted dispatcher', async () => {
-    await admin.createAction('e2e-dispatcher', 'orphan', { phases: ['a', 'b', 'c'], delay: 3 });
-    await until('the first phase', async () => (await phaseOf(admin, 'e2e-dispatcher', 'orphan')) === 'a');
-    await stack.stopPart('dispatcher'); // a retry waiting in its memory is gone
-    await stack.startPart('dispatcher');
-    const before = sweeps().length;
-    if (!ticked) await schedule('*/2 * * * * *');
-    const done = await finished(admin, 'e2e-dispatcher', 'orphan', 30_000);
-    expect(done.status.timestamps).toHaveLength(3);
-    expect(gaps(done).every((gap) => gap >= 3000)).toBe(true);
-    if (ticked) {
-      // Within a tick period plus jitter, plus 1 s for a loaded runner: the dispatcher never held the wait.
-      expect(gaps(done).filter((gap) => gap >= 3000 + (stack.tickSeconds ?? 0) * 1000 + 1500)).toEqual([]);
-      expect(sweeps().slice(before)).toEqual([]);
-    } else {
-      expect(sweeps().slice(before).some((e) => (e.sweep?.decisions['advance'] ?? 0) > 0)).toBe(true);
-    }
-  });
+  it(
+    ticked
+      ? 'a restarted dispatcher loses nothing: the ticks carry the waits, no sweep needed'
+      : 'the sweep finishes runs whose retries died with a restarted dispatcher',
+    async () => {
+      await admin.createAction('e2e-dispatcher', 'orphan', { phases: ['a', 'b', 'c'], delay: 3 });
+      await until('the first phase', async () => (await phaseOf(admin, 'e2e-dispatcher', 'orphan')) === 'a');
+      await stack.stopPart('dispatcher'); // a retry waiting in its memory is gone
+      await stack.startPart('dispatcher');
+      const before = sweeps().length;
+      if (!ticked) await schedule('*/2 * * * * *');
+      const done = await finished(admin, 'e2e-dispatcher', 'orphan', 30_000);
+      expect(done.status.timestamps).toHaveLength(3);
+      expect(gaps(done).every((gap) => gap >= 3000)).toBe(true);
+      if (ticked) {
+        // Within a tick period plus jitter, plus 1 s for a loaded runner: the dispatcher never held the wait.
+        expect(gaps(done).filter((gap) => gap >= 3000 + (stack.tickSeconds ?? 0) * 1000 + 1500)).toEqual([]);
+        expect(sweeps().slice(before)).toEqual([]);
+      } else {
+        expect(
+          sweeps()
+            .slice(before)
+            .some((e) => (e.sweep?.decisions['advance'] ?? 0) > 0),
+        ).toBe(true);
+      }
+    },
+  );
 
   it('the sweep finishes Actions created before the source was watching', async () => {
     await stack.stopPart('adapter');
@@ -103,7 +123,9 @@ describe('recovery', () => {
     });
     expect(res.status).toBe(202);
     const recorded = await until('the dead letter', () =>
-      functionLog(stack.logFiles('function')).find((e) => e.msg === 'dead-lettered event' && e.id === 'e2e-dead-letter-1'),
+      functionLog(stack.logFiles('function')).find(
+        (e) => e.msg === 'dead-lettered event' && e.id === 'e2e-dead-letter-1',
+      ),
     );
     expect(recorded.code).toBe('400');
     const metrics = await (await fetch(`${await stack.functionUrl()}metrics`)).text();

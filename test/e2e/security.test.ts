@@ -19,11 +19,15 @@ const BROKER_AUDIENCE = `eventing.knative.dev/broker/${NS}/advance-phase`;
 const ns = 'e2e-attack';
 
 /** A token the cluster's issuer signs for `audiences`, as the ServiceAccount `name` of `namespace`. */
-const tokenOf = (namespace: string, name: string, audiences: string[]) => createServiceAccountToken(info.cluster, namespace, name, 600, audiences);
+const tokenOf = (namespace: string, name: string, audiences: string[]) =>
+  createServiceAccountToken(info.cluster, namespace, name, 600, audiences);
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** The OIDC ServiceAccount the Trigger sends as, as Knative's controller named it in its status. */
 async function triggerAccount(): Promise<string> {
-  const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>('GET', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`);
+  const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>(
+    'GET',
+    `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`,
+  );
   return trigger.body.status.auth.serviceAccountName;
 }
 
@@ -50,7 +54,9 @@ beforeAll(async () => {
   victim = (await admin.getAction(ns, 'victim')).body as Action;
 });
 
-const unchanged = async () => { expect((await admin.getAction(ns, 'victim')).body).toEqual(victim); };
+const unchanged = async () => {
+  expect((await admin.getAction(ns, 'victim')).body).toEqual(victim);
+};
 
 describe('with OIDC on, the function takes events from its senders only', () => {
   it('no token: 401', async () => {
@@ -60,26 +66,46 @@ describe('with OIDC on, the function takes events from its senders only', () => 
     await unchanged();
   });
 
-  it('a valid token of another ServiceAccount, for the function\'s audience: 403', async () => {
-    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(ns, 'intruder', [SENDER_AUDIENCE])));
+  it("a valid token of another ServiceAccount, for the function's audience: 403", async () => {
+    const res = await post(
+      await stack.functionUrl(),
+      forged(victim),
+      'binary',
+      bearer(await tokenOf(ns, 'intruder', [SENDER_AUDIENCE])),
+    );
     expect(res.status).toBe(403);
     await unchanged();
   });
 
-  it('the Trigger\'s own identity, minted for another audience (a token meant for the Broker): 401', async () => {
-    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, await triggerAccount(), [BROKER_AUDIENCE])));
+  it("the Trigger's own identity, minted for another audience (a token meant for the Broker): 401", async () => {
+    const res = await post(
+      await stack.functionUrl(),
+      forged(victim),
+      'binary',
+      bearer(await tokenOf(NS, await triggerAccount(), [BROKER_AUDIENCE])),
+    );
     expect(res.status).toBe(401);
     await unchanged();
   });
 
   it('an event posted to the Broker by any other pod of its namespace: refused by the EventPolicy', async () => {
-    const res = await post(await stack.brokerUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, 'default', [BROKER_AUDIENCE])));
+    const res = await post(
+      await stack.brokerUrl(),
+      forged(victim),
+      'binary',
+      bearer(await tokenOf(NS, 'default', [BROKER_AUDIENCE])),
+    );
     expect(res.status).toBe(403);
     await unchanged();
   });
 
-  it('the Trigger\'s identity itself, had it leaked: the forged history is still not written', async () => {
-    const res = await post(await stack.functionUrl(), forged(victim), 'binary', bearer(await tokenOf(NS, await triggerAccount(), [SENDER_AUDIENCE])));
+  it("the Trigger's identity itself, had it leaked: the forged history is still not written", async () => {
+    const res = await post(
+      await stack.functionUrl(),
+      forged(victim),
+      'binary',
+      bearer(await tokenOf(NS, await triggerAccount(), [SENDER_AUDIENCE])),
+    );
     expect(res.status).toBe(503); // the genuine object is not due for ~10 minutes
     await unchanged();
   });

@@ -15,8 +15,21 @@ const NOW = new Date('2026-11-22T10:00:07.000Z');
 const now = () => NOW;
 const log = createLogger('silent');
 
-function appWith(kube: Kube | null, metrics = new Metrics({ processMetrics: false }), waitMode: WaitMode = 'retry-after') {
-  return createApp({ kube, auth: null, log, metrics, maxBodyBytes: 64 * 1024, sweep: { pageSize: 10, concurrency: 2 }, waitMode, now });
+function appWith(
+  kube: Kube | null,
+  metrics = new Metrics({ processMetrics: false }),
+  waitMode: WaitMode = 'retry-after',
+) {
+  return createApp({
+    kube,
+    auth: null,
+    log,
+    metrics,
+    maxBodyBytes: 64 * 1024,
+    sweep: { pageSize: 10, concurrency: 2 },
+    waitMode,
+    now,
+  });
 }
 
 function storeFor(event: CloudEventJson): ModelStore {
@@ -78,7 +91,11 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       ['ping', 200, { dryRun: true, sweep: expect.stringContaining('skipped') }],
       ['tick', 200, { dryRun: true, tick: expect.stringContaining('skipped') }],
       ['dead-letter', 200, { deadLetter: { code: '503' } }],
-      ['invalid-spec', 400, { error: 'invalid Action spec', reason: expect.stringMatching(/spec\.phases.*spec\.delay/) }],
+      [
+        'invalid-spec',
+        400,
+        { error: 'invalid Action spec', reason: expect.stringMatching(/spec\.phases.*spec\.delay/) },
+      ],
       ['not-an-action', 400, { reason: expect.stringContaining('data is not an Action') }],
       ['unsupported-type', 400, { reason: expect.stringContaining('unsupported event type') }],
     ] as const)('%s: %i', async (name, status, body) => {
@@ -129,7 +146,10 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('');
       expectNoReplyEvent(res.headers);
-      if (name === 'dead-letter') expect((await metrics.deadLetters.get()).values).toEqual([expect.objectContaining({ labels: { code: '503' }, value: 1 })]);
+      if (name === 'dead-letter')
+        expect((await metrics.deadLetters.get()).values).toEqual([
+          expect.objectContaining({ labels: { code: '503' }, value: 1 }),
+        ]);
     });
 
     it('the sweep advances an overdue Action', async () => {
@@ -168,7 +188,11 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       const server = await serve(appWith(store));
       try {
         const answers = await Promise.all([1, 2, 3].map(() => post(server.url, example('ping'), mode)));
-        expect(answers.map((a) => a.headers.get('x-advance-decision')).sort()).toEqual(['sweep', 'sweep-shared', 'sweep-shared']);
+        expect(answers.map((a) => a.headers.get('x-advance-decision')).sort()).toEqual([
+          'sweep',
+          'sweep-shared',
+          'sweep-shared',
+        ]);
         expect(lists).toBe(1);
         await post(server.url, example('ping'), mode);
         expect(lists).toBe(2); // a later ping sweeps anew
@@ -177,7 +201,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       }
     });
 
-    describe('WAIT_MODE=tick: the wait is a tick\'s, so no answer asks for a retry', () => {
+    describe("WAIT_MODE=tick: the wait is a tick's, so no answer asks for a retry", () => {
       async function sendTicked(kube: Kube, event: CloudEventJson) {
         const server = await serve(appWith(kube, new Metrics({ processMetrics: false }), 'tick'));
         try {
@@ -217,7 +241,11 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
           const first = await post(server.url, example('tick'), mode);
           expect(first.status).toBe(200);
           expect(first.text).toBe('');
-          expect(Object.fromEntries(['x-advance-decision', 'x-advance-scope', 'x-advance-swept'].map((h) => [h, first.headers.get(h)]))).toEqual({
+          expect(
+            Object.fromEntries(
+              ['x-advance-decision', 'x-advance-scope', 'x-advance-swept'].map((h) => [h, first.headers.get(h)]),
+            ),
+          ).toEqual({
             'x-advance-decision': 'tick',
             'x-advance-scope': 'full',
             'x-advance-swept': '1',
@@ -248,7 +276,11 @@ describe('anything that is not a CloudEvent', () => {
   afterAll(() => server.close());
 
   it('plain JSON without ce- headers: 400', async () => {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ reason: expect.stringContaining('malformed CloudEvent') });
   });
@@ -261,7 +293,11 @@ describe('anything that is not a CloudEvent', () => {
   });
 
   it('unparseable JSON: 400', async () => {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":' });
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: '{"specversion":',
+    });
     expect(res.status).toBe(400);
   });
 

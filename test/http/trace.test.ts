@@ -32,18 +32,39 @@ describe('every decision log line carries the trace context and the event id', (
   it('binary mode: the traceparent header', async () => {
     const event = { ...example('update-due'), id: 'trace-binary' };
     await post(server.url, event, 'binary', { traceparent: TRACEPARENT });
-    expect(linesOf('trace-binary')).toEqual([expect.objectContaining({ traceparent: TRACEPARENT, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', decision: expect.objectContaining({ kind: 'advance' }) })]);
+    expect(linesOf('trace-binary')).toEqual([
+      expect.objectContaining({
+        traceparent: TRACEPARENT,
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        decision: expect.objectContaining({ kind: 'advance' }),
+      }),
+    ]);
   });
 
   it('structured mode: the traceparent attribute', async () => {
-    await post(server.url, { ...example('update-not-due'), id: 'trace-structured', traceparent: TRACEPARENT }, 'structured');
-    expect(linesOf('trace-structured')).toEqual([expect.objectContaining({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', decision: expect.objectContaining({ kind: 'wait' }) })]);
+    await post(
+      server.url,
+      { ...example('update-not-due'), id: 'trace-structured', traceparent: TRACEPARENT },
+      'structured',
+    );
+    expect(linesOf('trace-structured')).toEqual([
+      expect.objectContaining({
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        decision: expect.objectContaining({ kind: 'wait' }),
+      }),
+    ]);
   });
 
   it('a rejected event and a dead letter too; a malformed traceparent is left out', async () => {
-    await post(server.url, { ...example('not-an-action'), id: 'trace-rejected', traceparent: TRACEPARENT }, 'structured');
+    await post(
+      server.url,
+      { ...example('not-an-action'), id: 'trace-rejected', traceparent: TRACEPARENT },
+      'structured',
+    );
     await post(server.url, { ...example('dead-letter'), id: 'trace-dead', traceparent: 'not-a-trace' }, 'structured');
-    expect(linesOf('trace-rejected')).toEqual([expect.objectContaining({ msg: 'rejected event', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })]);
+    expect(linesOf('trace-rejected')).toEqual([
+      expect.objectContaining({ msg: 'rejected event', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' }),
+    ]);
     const [dead] = linesOf('trace-dead');
     expect(dead).toMatchObject({ msg: 'dead-lettered event' });
     expect(dead).not.toHaveProperty('traceparent');

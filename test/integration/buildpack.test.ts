@@ -11,7 +11,18 @@
 // func.yaml's buildEnvs apply at build, its run envs at launch. The one Node here plays the
 // buildpack's: the project's own (this process's), first on PATH, running npm too.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,9 +44,23 @@ const dir = mkdtempSync(join(tmpdir(), 'buildpack-'));
 const app = join(dir, 'workspace');
 const nodeLayer = join(dir, 'node-layer');
 /** node-engine's layer: the Node (and, through PATH, the npm) every step runs on. */
-const enginePath = [join(nodeLayer, 'bin'), ...(process.env['PATH'] ?? '').split(delimiter).filter((p) => !p.includes('node_modules'))].join(delimiter);
-const engineEnv = { NODE_HOME: nodeLayer, NODE_VERBOSE: 'false', NODE_OPTIONS: '--use-openssl-ca', NPM_CONFIG_LOGLEVEL: 'error', HOME: join(dir, 'home') };
-const buildEnv: Record<string, string> = { ...engineEnv, PATH: enginePath, NODE_ENV: 'development', ...envOf(funcYaml.build.buildEnvs) };
+const enginePath = [
+  join(nodeLayer, 'bin'),
+  ...(process.env['PATH'] ?? '').split(delimiter).filter((p) => !p.includes('node_modules')),
+].join(delimiter);
+const engineEnv = {
+  NODE_HOME: nodeLayer,
+  NODE_VERBOSE: 'false',
+  NODE_OPTIONS: '--use-openssl-ca',
+  NPM_CONFIG_LOGLEVEL: 'error',
+  HOME: join(dir, 'home'),
+};
+const buildEnv: Record<string, string> = {
+  ...engineEnv,
+  PATH: enginePath,
+  NODE_ENV: 'development',
+  ...envOf(funcYaml.build.buildEnvs),
+};
 
 function step(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -85,15 +110,21 @@ async function launch(extra: Record<string, string> = {}): Promise<Launched> {
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const self: Launched = { url, child, stdout: () => stdout, stderr: () => stderr, exited };
   launched.push(self);
-  await until('the launched function to answer its readiness probe', async () => (await fetch(`${url}/health/readiness`).catch(() => undefined))?.ok, 15_000).catch(
-    (error: unknown) => {
-      throw new Error(`${messageOf(error)}\nstdout: ${stdout}\nstderr: ${stderr}`);
-    },
-  );
+  await until(
+    'the launched function to answer its readiness probe',
+    async () => (await fetch(`${url}/health/readiness`).catch(() => undefined))?.ok,
+    15_000,
+  ).catch((error: unknown) => {
+    throw new Error(`${messageOf(error)}\nstdout: ${stdout}\nstderr: ${stderr}`);
+  });
   return self;
 }
 
@@ -109,12 +140,14 @@ let launchLayerBytes = 0;
 
 beforeAll(async () => {
   // The copy: tracked files only, as a fresh clone has them (no node_modules, dist or .cache).
-  const files = (await new Promise<string>((resolve, reject) =>
-    execFile('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 << 20 }, (e, out) => {
-      if (e) reject(new Error(`git ls-files: ${e.message}`));
-      else resolve(out);
-    }),
-  ))
+  const files = (
+    await new Promise<string>((resolve, reject) =>
+      execFile('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 << 20 }, (e, out) => {
+        if (e) reject(new Error(`git ls-files: ${e.message}`));
+        else resolve(out);
+      }),
+    )
+  )
     .split('\0')
     .filter(Boolean);
   for (const file of files) {
@@ -142,7 +175,7 @@ afterAll(() => {
 });
 
 describe('the Paketo Node.js buildpack sequence for func.yaml', () => {
-  it('builds on the buildpack\'s own Node: npm links no node_modules/.bin/node that would shadow it in `npm run build`', () => {
+  it("builds on the buildpack's own Node: npm links no node_modules/.bin/node that would shadow it in `npm run build`", () => {
     // The V8 code cache the build writes is accepted only by the Node that wrote it; at launch
     // that is node-engine's, so the build must run on it too, not on the `node` devDependency.
     expect(buildEnv['NPM_CONFIG_BIN_LINKS'], 'func.yaml buildEnvs').toBe('false');
@@ -154,9 +187,10 @@ describe('the Paketo Node.js buildpack sequence for func.yaml', () => {
     expect(launchLayerBytes / 2 ** 20).toBeLessThanOrEqual(LAUNCH_LAYER_LIMIT_MB);
   });
 
-  it('starts from the pruned tree, answers kn func\'s probes and real CloudEvents, runs from its code cache, drains on SIGTERM', async () => {
+  it("starts from the pruned tree, answers kn func's probes and real CloudEvents, runs from its code cache, drains on SIGTERM", async () => {
     const fn = await launch();
-    for (const path of ['/health/liveness', '/health/readiness']) expect((await fetch(`${fn.url}${path}`)).status, path).toBe(200);
+    for (const path of ['/health/liveness', '/health/readiness'])
+      expect((await fetch(`${fn.url}${path}`)).status, path).toBe(200);
     for (const mode of ['binary', 'structured'] as const) {
       const added = await post(`${fn.url}/`, example('add'), mode);
       expect(added.status, added.text).toBe(200);
@@ -167,14 +201,17 @@ describe('the Paketo Node.js buildpack sequence for func.yaml', () => {
     expect(fn.stdout()).toMatch(/DRY-RUN MODE/);
     const { code, ms } = await terminate(fn);
     expect(code, fn.stderr()).toBe(0);
-    expect(ms, 'draining took longer than a fifth of Knative\'s 30 s grace period').toBeLessThan(6_000);
+    expect(ms, "draining took longer than a fifth of Knative's 30 s grace period").toBeLessThan(6_000);
     expect(fn.stdout()).toMatch(/"msg":"stopped"/);
     expect(fn.stderr(), 'nothing on stderr: no code-cache warning, no Node warning').toBe('');
   });
 
   it('keeps its code cache under the heap limit node-engine sets when BP_NODE_OPTIMIZE_MEMORY is on', async () => {
     // exec.d optimize-memory: NODE_OPTIONS gains --max_old_space_size=75% of the container's memory.
-    const fn = await launch({ MEMORY_AVAILABLE: '512', NODE_OPTIONS: `${engineEnv.NODE_OPTIONS} --max_old_space_size=384` });
+    const fn = await launch({
+      MEMORY_AVAILABLE: '512',
+      NODE_OPTIONS: `${engineEnv.NODE_OPTIONS} --max_old_space_size=384`,
+    });
     expect((await post(`${fn.url}/`, example('finished'), 'binary')).status).toBe(200);
     expect((await terminate(fn)).code).toBe(0);
     expect(fn.stderr()).toBe('');

@@ -30,14 +30,21 @@ afterAll(() => fn.close());
 
 /** What kstatus computes for the object, as Flux's health check would. */
 async function kstatus(object: Action): Promise<{ status: string; message: string }> {
-  const [verdict] = JSON.parse(await pipeThrough(kstatusBin, [], JSON.stringify([object]))) as { name: string; status: string; message: string }[];
+  const [verdict] = JSON.parse(await pipeThrough(kstatusBin, [], JSON.stringify([object]))) as {
+    name: string;
+    status: string;
+    message: string;
+  }[];
   const { status, message } = verdict as { status: string; message: string };
   return { status, message };
 }
 
 /** What Argo CD's health check (the shipped Lua) says of the object. */
 async function argo(object: Action): Promise<{ status: string; message: string }> {
-  return JSON.parse(await pipeThrough('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as { status: string; message: string };
+  return JSON.parse(await pipeThrough('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as {
+    status: string;
+    message: string;
+  };
 }
 
 const current = async (name: string) => (await admin.getAction(ns, name)).body as Action;
@@ -56,14 +63,23 @@ describe('health as Kubernetes tools read it, on objects the function wrote', ()
 
     await fn.send('add', created);
     const running = await current('walk');
-    expect(await kstatus(running)).toEqual({ status: 'InProgress', message: expect.stringContaining('1/2 phases begun; next b at') });
-    expect(await argo(running)).toEqual({ status: 'Progressing', message: expect.stringContaining('1/2 phases begun') });
+    expect(await kstatus(running)).toEqual({
+      status: 'InProgress',
+      message: expect.stringContaining('1/2 phases begun; next b at'),
+    });
+    expect(await argo(running)).toEqual({
+      status: 'Progressing',
+      message: expect.stringContaining('1/2 phases begun'),
+    });
 
     await fn.send('update', await editSpec('walk', { paused: true }));
     const paused = await current('walk');
     expect(paused.status.state).toBe('Paused');
     expect(await kstatus(paused)).toMatchObject({ status: 'Current' });
-    expect(await argo(paused)).toEqual({ status: 'Suspended', message: expect.stringContaining('paused before phase 2 b') });
+    expect(await argo(paused)).toEqual({
+      status: 'Suspended',
+      message: expect.stringContaining('paused before phase 2 b'),
+    });
     expect(await admin.kubectl('get', 'actions', '-n', ns, 'walk')).toMatch(/walk\s+a\s+1\/2\s+Paused\s+5\s/);
 
     await fn.send('update', await editSpec('walk', { paused: false }));
@@ -82,15 +98,20 @@ describe('health as Kubernetes tools read it, on objects the function wrote', ()
     // reject. An older, looser CRD lets one through: loosen it for one object, as an old one would.
     const maxItems = `/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/phases/maxItems`;
     const crd = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/actions.core.opdemo.net';
-    const setMax = (value: number) => admin.request('PATCH', crd, [{ op: 'replace', path: maxItems, value }], 'application/json-patch+json');
+    const setMax = (value: number) =>
+      admin.request('PATCH', crd, [{ op: 'replace', path: maxItems, value }], 'application/json-patch+json');
     expect((await setMax(LIMITS.maxPhases + 1)).status).toBe(200);
     try {
       const phases = Array.from({ length: LIMITS.maxPhases + 1 }, (_, i) => `p${i}`);
       // The loosened schema takes a moment to serve.
-      const created = await until('the loosened CRD to admit 101 phases', async () => {
-        const res = await admin.createAction(ns, 'broken', { phases });
-        return res.status === 201 && res.body;
-      }, 5_000);
+      const created = await until(
+        'the loosened CRD to admit 101 phases',
+        async () => {
+          const res = await admin.createAction(ns, 'broken', { phases });
+          return res.status === 201 && res.body;
+        },
+        5_000,
+      );
       expect((await fn.send('add', created)).status).toBe(400);
     } finally {
       expect((await setMax(LIMITS.maxPhases)).status).toBe(200);
@@ -117,6 +138,8 @@ describe('kubectl explain', () => {
     for (const field of ['conditions', 'nextPhaseAt', 'observedGeneration', 'state', 'timestamps']) {
       expect(status).toMatch(new RegExp(`${field}\\s+<[^>]+>\\n\\s+\\S`));
     }
-    expect(await admin.kubectl('explain', 'actions.status.conditions')).toContain('as kstatus and kubectl wait read them');
+    expect(await admin.kubectl('explain', 'actions.status.conditions')).toContain(
+      'as kstatus and kubectl wait read them',
+    );
   });
 });

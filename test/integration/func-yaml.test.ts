@@ -61,7 +61,17 @@ let validate: ValidateFunction;
 const tmpDirs: string[] = [];
 
 // Paths whose place in kn func's build context the summary reports (see `ignored`).
-const CONTEXT_PROBES = ['node_modules', 'node_modules/.bin/node', 'dist', 'dist/main.cjs', '.cache', 'package.json', 'package-lock.json', 'scripts/build.mjs', 'functions/advance-phase/src/index.ts'];
+const CONTEXT_PROBES = [
+  'node_modules',
+  'node_modules/.bin/node',
+  'dist',
+  'dist/main.cjs',
+  '.cache',
+  'package.json',
+  'package-lock.json',
+  'scripts/build.mjs',
+  'functions/advance-phase/src/index.ts',
+];
 
 /** Runs the Go loader on a directory holding `yaml` as its func.yaml, beside the repository's .funcignore. */
 async function loadWithKnFunc(yaml: string): Promise<Run> {
@@ -117,14 +127,23 @@ describe("func.yaml against kn func's JSON schema (schema/func_yaml-schema.json)
   it('rejects an unknown top-level key (negative control)', () => {
     const doc = { ...(parse(readFileSync(FUNC_YAML, 'utf8')) as Record<string, unknown>), bogus: 1 };
     const errors = schemaErrors(doc);
-    expect(errors.some((e) => e.instancePath === '' && e.keyword === 'additionalProperties' && e.params['additionalProperty'] === 'bogus'), explain(errors)).toBe(true);
+    expect(
+      errors.some(
+        (e) =>
+          e.instancePath === '' && e.keyword === 'additionalProperties' && e.params['additionalProperty'] === 'bogus',
+      ),
+      explain(errors),
+    ).toBe(true);
   });
 
   it('rejects an unknown builder (negative control)', () => {
     const doc = parse(readFileSync(FUNC_YAML, 'utf8')) as { build: { builder: string } };
     doc.build.builder = 'nonsense';
     const errors = schemaErrors(doc);
-    expect(errors.some((e) => e.instancePath === '/build/builder' && e.keyword === 'enum'), explain(errors)).toBe(true);
+    expect(
+      errors.some((e) => e.instancePath === '/build/builder' && e.keyword === 'enum'),
+      explain(errors),
+    ).toBe(true);
   });
 });
 
@@ -146,12 +165,17 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
 
   it("reads WAIT_MODE from config/knative's ConfigMap, the reference kn func's deployer turns into a configMapKeyRef", () => {
     expect(summary.run.envs).toContainEqual({ name: 'WAIT_MODE', value: '{{ configMap:advance-phase:WAIT_MODE }}' });
-    expect(deployedEnvs()).toContainEqual({ name: 'WAIT_MODE', valueFrom: { configMapKeyRef: { name: 'advance-phase', key: 'WAIT_MODE' } } });
+    expect(deployedEnvs()).toContainEqual({
+      name: 'WAIT_MODE',
+      valueFrom: { configMapKeyRef: { name: 'advance-phase', key: 'WAIT_MODE' } },
+    });
     expect(launchEnvs()).toMatchObject({ WAIT_MODE: 'retry-after' }); // base/ ships the ConfigMap it reads
   });
 
   it('understands the function as intended', () => {
-    const serviceAccounts = parseAllDocuments(readFileSync(join(ROOT, 'config/knative/base/function-rbac.yaml'), 'utf8'))
+    const serviceAccounts = parseAllDocuments(
+      readFileSync(join(ROOT, 'config/knative/base/function-rbac.yaml'), 'utf8'),
+    )
       .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } } | null)
       .filter((d) => d?.kind === 'ServiceAccount');
     expect(serviceAccounts).toHaveLength(1);
@@ -171,8 +195,15 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
   it('leaves local build products out of the build context (.funcignore as kn func reads it), and nothing the build needs', () => {
     // With node_modules in the context the buildpack would `npm rebuild` it instead of `npm ci`.
     expect(summary.ignored).toEqual({
-      node_modules: true, 'node_modules/.bin/node': true, dist: true, 'dist/main.cjs': true, '.cache': true,
-      'package.json': false, 'package-lock.json': false, 'scripts/build.mjs': false, 'functions/advance-phase/src/index.ts': false,
+      node_modules: true,
+      'node_modules/.bin/node': true,
+      dist: true,
+      'dist/main.cjs': true,
+      '.cache': true,
+      'package.json': false,
+      'package-lock.json': false,
+      'scripts/build.mjs': false,
+      'functions/advance-phase/src/index.ts': false,
     });
   });
 
@@ -206,13 +237,21 @@ describe('the Go loader can fail (negative controls)', () => {
   });
 
   it('fails Validate() on a negative scale.min', async () => {
-    const result = await loadWithKnFunc(variant((doc) => { doc.setIn(['deploy', 'options', 'scale', 'min'], -1); }));
+    const result = await loadWithKnFunc(
+      variant((doc) => {
+        doc.setIn(['deploy', 'options', 'scale', 'min'], -1);
+      }),
+    );
     expect(result.code, result.stdout).toBe(1);
     expect(result.stderr).toMatch(/validation failed[\s\S]*scale\.min/);
   });
 
   it('reports an unknown key that kn func itself only warns about', async () => {
-    const result = await loadWithKnFunc(variant((doc) => { doc.set('bogus', 1); }));
+    const result = await loadWithKnFunc(
+      variant((doc) => {
+        doc.set('bogus', 1);
+      }),
+    );
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(result.stdout) as Summary).strictDecodeErrors.join('\n')).toMatch(/field bogus not found/);
   });

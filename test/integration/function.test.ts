@@ -45,7 +45,10 @@ function auditSince(mark: number, namespaces?: string[]): string[] {
   return auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER])
     .filter((e) => e.stage === 'ResponseComplete')
     .filter((e) => !namespaces || namespaces.includes(e.objectRef?.namespace ?? ''))
-    .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.responseStatus?.code}`);
+    .map(
+      (e) =>
+        `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.responseStatus?.code}`,
+    );
 }
 const auditMark = () => auditMarkOf(cluster.auditLog as string);
 
@@ -117,9 +120,16 @@ describe('one Action through its phases, event by event', () => {
 
   it('recorded a PhaseStarted Event for each phase, once', async () => {
     const uid = snapshots[0]?.metadata.uid;
-    const res = await admin.request<{ items: { reason: string; note: string; regarding: { uid: string } }[] }>('GET', '/apis/events.k8s.io/v1/namespaces/fn-a/events');
+    const res = await admin.request<{ items: { reason: string; note: string; regarding: { uid: string } }[] }>(
+      'GET',
+      '/apis/events.k8s.io/v1/namespaces/fn-a/events',
+    );
     const mine = res.body.items.filter((e) => e.regarding.uid === uid);
-    expect(mine.map((e) => e.note).sort()).toEqual(['phase 1 provision started', 'phase 2 configure started', 'phase 3 verify started']);
+    expect(mine.map((e) => e.note).sort()).toEqual([
+      'phase 1 provision started',
+      'phase 2 configure started',
+      'phase 3 verify started',
+    ]);
     setSkew(0);
   });
 });
@@ -178,10 +188,21 @@ describe('the sweep', () => {
     // Never seen by an event (older than the source), and one already finished.
     const namespaces = ['sweep-a', 'sweep-b'];
     for (const ns of namespaces) await admin.namespace(ns);
-    for (const ns of namespaces) for (const n of [1, 2, 3]) await create(ns, `swept-${n}`, { phases: ['a', 'b'], delay: 1 });
+    for (const ns of namespaces)
+      for (const n of [1, 2, 3]) await create(ns, `swept-${n}`, { phases: ['a', 'b'], delay: 1 });
     await send('add', await create('sweep-b', 'done-already', { phases: ['a'] }));
     const mark = auditMark();
-    const res = await post(fn.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/sweep', id: 'ping-1', data: {} }, 'binary');
+    const res = await post(
+      fn.server.url,
+      {
+        specversion: '1.0',
+        type: 'dev.knative.sources.ping',
+        source: '/apis/v1/namespaces/advance-phase/pingsources/sweep',
+        id: 'ping-1',
+        data: {},
+      },
+      'binary',
+    );
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     for (const ns of namespaces) {
@@ -190,15 +211,22 @@ describe('the sweep', () => {
     // One write per overdue Action, no read, and nothing at all for the finished one.
     const onActions = auditSince(mark, namespaces).filter((c) => c.includes(' actions'));
     expect(onActions).toEqual(Array(6).fill('patch actions/status 200'));
-    const lists = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter((e) => e.verb === 'list' && e.stage === 'ResponseComplete');
+    const lists = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter(
+      (e) => e.verb === 'list' && e.stage === 'ResponseComplete',
+    );
     expect(lists.length).toBeGreaterThan(0);
     for (const e of lists) expect(e.requestURI).toContain('fieldSelector=status.state');
 
     setSkew(1);
-    await post(fn.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} }, 'binary');
+    await post(
+      fn.server.url,
+      { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} },
+      'binary',
+    );
     setSkew(0);
     for (const ns of namespaces) {
-      for (const n of [1, 2, 3]) expect((await current(ns, `swept-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
+      for (const n of [1, 2, 3])
+        expect((await current(ns, `swept-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
     }
   });
 });
@@ -212,11 +240,25 @@ describe('WAIT_MODE=tick: ticks carry the wait', () => {
   });
   afterAll(() => ticked.close());
   let ticks = 0;
-  const tick = () => post(ticked.server.url, { specversion: '1.0', type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/advance-phase/pingsources/advance-phase-tick', id: `tick-${++ticks}`, data: { tick: true } }, 'binary');
+  const tick = () =>
+    post(
+      ticked.server.url,
+      {
+        specversion: '1.0',
+        type: 'dev.knative.sources.ping',
+        source: '/apis/v1/namespaces/advance-phase/pingsources/advance-phase-tick',
+        id: `tick-${++ticks}`,
+        data: { tick: true },
+      },
+      'binary',
+    );
   const header = (res: { headers: Headers }, name: string) => res.headers.get(`x-advance-${name}`);
 
   it('a not-due event gets 200 and no Retry-After; each tick lists only the seconds since the last and begins what is due', async () => {
-    for (const n of [1, 2, 3]) expect((await ticked.send('add', await create(ns, `due-${n}`, { phases: ['a', 'b'], delay: 2 }))).status).toBe(200);
+    for (const n of [1, 2, 3])
+      expect((await ticked.send('add', await create(ns, `due-${n}`, { phases: ['a', 'b'], delay: 2 }))).status).toBe(
+        200,
+      );
     await ticked.send('add', await create(ns, 'later', { phases: ['a', 'b'], delay: 3600 }));
     const notDue = await ticked.send('update', await current(ns, 'due-1'));
     expect([notDue.status, notDue.headers.get('retry-after'), header(notDue, 'decision')]).toEqual([200, null, 'wait']);
@@ -230,16 +272,23 @@ describe('WAIT_MODE=tick: ticks carry the wait', () => {
     const mark = auditMark();
     const second = await tick();
     expect([header(second, 'scope'), header(second, 'swept')]).toEqual(['slots', '3']);
-    for (const n of [1, 2, 3]) expect((await current(ns, `due-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
+    for (const n of [1, 2, 3])
+      expect((await current(ns, `due-${n}`)).status).toMatchObject({ phase: 'b', state: 'Succeeded' });
     expect((await current(ns, 'later')).status.phase).toBe('a');
     // The cost: a list per second since the first tick (three or four; pages of two here), the
     // three due ones listed, one patch each, and no read.
-    const calls = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter((e) => e.stage === 'ResponseComplete');
-    const selectors = calls.filter((e) => e.verb === 'list').map((e) => new URL(e.requestURI, 'https://x').searchParams.get('fieldSelector') ?? '');
+    const calls = auditEventsSince(cluster.auditLog as string, mark, [FUNCTION_USER]).filter(
+      (e) => e.stage === 'ResponseComplete',
+    );
+    const selectors = calls
+      .filter((e) => e.verb === 'list')
+      .map((e) => new URL(e.requestURI, 'https://x').searchParams.get('fieldSelector') ?? '');
     expect(new Set(selectors).size).toBeGreaterThanOrEqual(3);
     expect(new Set(selectors).size).toBeLessThanOrEqual(4);
     for (const selector of selectors) expect(selector).toMatch(/^status\.dueSlot=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(auditSince(mark, [ns]).filter((c) => !c.startsWith('list ') && c.includes(' actions'))).toEqual(Array(3).fill('patch actions/status 200'));
+    expect(auditSince(mark, [ns]).filter((c) => !c.startsWith('list ') && c.includes(' actions'))).toEqual(
+      Array(3).fill('patch actions/status 200'),
+    );
 
     // Nothing due: the seconds are listed and nothing comes back.
     const idle = await tick();
@@ -307,9 +356,12 @@ describe('forged events change nothing (a sender with the right resourceVersion)
   const forgeries: { name: string; forge: (a: Action) => void }[] = [
     { name: 'a rewritten history', forge: (a) => void (a.status.timestamps = [{ one: '2020-01-01T00:00:00Z' }]) },
     { name: 'a removed history', forge: (a) => void (a.status.timestamps = []) },
-    { name: 'no status at all', forge: (a) => {
-      delete (a as Partial<Action>).status;
-    } },
+    {
+      name: 'no status at all',
+      forge: (a) => {
+        delete (a as Partial<Action>).status;
+      },
+    },
     { name: 'a wrong delay', forge: (a) => void (a.spec.delay = 0) },
     { name: 'a shortened phase list', forge: (a) => void (a.spec.phases = ['one']) },
     { name: 'another uid', forge: (a) => void (a.metadata.uid = '00000000-0000-0000-0000-000000000000') },

@@ -21,12 +21,19 @@ afterAll(async () => {
 }, 60_000);
 
 const kubectl = (...args: string[]) => bed.admin.kubectl(...args);
-const applyFails = (...args: string[]) => kubectl('apply', ...args).then(() => '', (error: unknown) => messageOf(error));
+const applyFails = (...args: string[]) =>
+  kubectl('apply', ...args).then(
+    () => '',
+    (error: unknown) => messageOf(error),
+  );
 
 describe("Knative's control plane on the test bed", () => {
   it('runs every controller and webhook of the release as a Ready Pod of its Deployment', async () => {
     const pods = JSON.parse(await kubectl('get', 'pods', '-n', SYSTEM_NS, '-o', 'json')) as {
-      items: { metadata: { labels?: Record<string, string>; ownerReferences?: { kind: string }[] }; status: { podIP?: string; conditions?: { type: string; status: string }[] } }[];
+      items: {
+        metadata: { labels?: Record<string, string>; ownerReferences?: { kind: string }[] };
+        status: { podIP?: string; conditions?: { type: string; status: string }[] };
+      }[];
     };
     expect(pods.items.length).toBeGreaterThanOrEqual(RELEASE_DEPLOYMENTS.length);
     for (const pod of pods.items) {
@@ -36,7 +43,7 @@ describe("Knative's control plane on the test bed", () => {
     }
   });
 
-  it('refuses the shipped Trigger while delivery-retryafter is off, so the README\'s cluster-admin step is required', async () => {
+  it("refuses the shipped Trigger while delivery-retryafter is off, so the README's cluster-admin step is required", async () => {
     await bed.admin.installCrd();
     const refused = await applyFails('-k', 'config/knative');
     expect(refused).toMatch(/admission webhook "validation\.webhook\.eventing\.knative\.dev" denied the request/);
@@ -45,18 +52,37 @@ describe("Knative's control plane on the test bed", () => {
 
   it('admits the any-broker overlay with delivery-retryafter off: no alpha flag, and a seconds-field cron', async () => {
     expect(await applyFails('-k', 'config/knative/overlays/any-broker')).toBe('');
-    const tick = JSON.parse(await kubectl('get', 'pingsource', 'advance-phase-tick', '-n', NS, '-o', 'json')) as { spec: { schedule: string } };
+    const tick = JSON.parse(await kubectl('get', 'pingsource', 'advance-phase-tick', '-n', NS, '-o', 'json')) as {
+      spec: { schedule: string };
+    };
     expect(tick.spec.schedule.split(' ')).toHaveLength(6);
-    const trigger = JSON.parse(await kubectl('get', 'trigger', 'advance-phase', '-n', NS, '-o', 'json')) as { spec: { delivery: Record<string, unknown> } };
+    const trigger = JSON.parse(await kubectl('get', 'trigger', 'advance-phase', '-n', NS, '-o', 'json')) as {
+      spec: { delivery: Record<string, unknown> };
+    };
     expect(trigger.spec.delivery).not.toHaveProperty('retryAfterMax');
     await kubectl('delete', '-f', 'config/knative/overlays/any-broker/tick.yaml', '-n', NS);
   });
 
-  it('admits every shipped manifest once config-features has the README\'s patch', async () => {
-    await kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/config-features-patch.yaml');
+  it("admits every shipped manifest once config-features has the README's patch", async () => {
+    await kubectl(
+      'patch',
+      'configmap',
+      'config-features',
+      '-n',
+      SYSTEM_NS,
+      '--type',
+      'merge',
+      '--patch-file',
+      'config/knative/cluster/config-features-patch.yaml',
+    );
     // The webhook reads config-features through an informer: it may refuse a moment longer.
     let last = '';
-    await until('config/knative to be admitted', async () => (last = await applyFails('-k', 'config/knative')) === '', 10_000, 200).catch(() => undefined);
+    await until(
+      'config/knative to be admitted',
+      async () => (last = await applyFails('-k', 'config/knative')) === '',
+      10_000,
+      200,
+    ).catch(() => undefined);
     expect(last).toBe('');
   });
 
@@ -69,11 +95,28 @@ describe("Knative's control plane on the test bed", () => {
     expect(broker.metadata.annotations?.['eventing.knative.dev/broker.class']).toBe('MTChannelBasedBroker');
   });
 
-  it('refuses the OIDC overlay\'s EventPolicy while OIDC is off, and admits it with the README\'s OIDC patch', async () => {
-    expect(await applyFails('-k', 'config/knative/overlays/oidc')).toMatch(/denied the request: validation failed: oidc-authentication feature not enabled/);
-    await kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', 'config/knative/cluster/oidc-patch.yaml');
+  it("refuses the OIDC overlay's EventPolicy while OIDC is off, and admits it with the README's OIDC patch", async () => {
+    expect(await applyFails('-k', 'config/knative/overlays/oidc')).toMatch(
+      /denied the request: validation failed: oidc-authentication feature not enabled/,
+    );
+    await kubectl(
+      'patch',
+      'configmap',
+      'config-features',
+      '-n',
+      SYSTEM_NS,
+      '--type',
+      'merge',
+      '--patch-file',
+      'config/knative/cluster/oidc-patch.yaml',
+    );
     let last = '';
-    await until('config/knative/overlays/oidc to be admitted', async () => (last = await applyFails('-k', 'config/knative/overlays/oidc')) === '', 10_000, 200).catch(() => undefined);
+    await until(
+      'config/knative/overlays/oidc to be admitted',
+      async () => (last = await applyFails('-k', 'config/knative/overlays/oidc')) === '',
+      10_000,
+      200,
+    ).catch(() => undefined);
     expect(last).toBe('');
   });
 
@@ -82,9 +125,17 @@ describe("Knative's control plane on the test bed", () => {
       apiVersion: 'eventing.knative.dev/v1',
       kind: 'Trigger',
       metadata: { name: 'bad-delivery', namespace: NS },
-      spec: { broker: 'advance-phase', subscriber: { uri: 'http://example.invalid/' }, delivery: { retry: 3, backoffDelay: 'soon' } },
+      spec: {
+        broker: 'advance-phase',
+        subscriber: { uri: 'http://example.invalid/' },
+        delivery: { retry: 3, backoffDelay: 'soon' },
+      },
     };
-    const res = await bed.admin.request<{ message?: string }>('POST', `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers`, trigger);
+    const res = await bed.admin.request<{ message?: string }>(
+      'POST',
+      `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers`,
+      trigger,
+    );
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/denied the request.*backoffDelay/s);
   });

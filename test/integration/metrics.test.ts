@@ -23,7 +23,13 @@ interface Family {
   name: string;
   help: string;
   type: string;
-  samples: { labels: Record<string, string>; value: number; count?: number; sum?: number; buckets?: Record<string, number> }[];
+  samples: {
+    labels: Record<string, string>;
+    value: number;
+    count?: number;
+    sum?: number;
+    buckets?: Record<string, number>;
+  }[];
 }
 
 let child: ChildProcess;
@@ -36,13 +42,27 @@ beforeAll(async () => {
   promparse = (await run('bash', ['test/promparse/build.sh'], { timeout: 290_000 })).stdout.trim();
   const [port] = (await freePorts(1)) as [number];
   url = `http://127.0.0.1:${port}/`;
-  child = spawn(process.execPath, ['dist/index.js'], { env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent' }, stdio: 'ignore' });
-  await until('the function to be ready', async () => (await fetch(`${url}health/readiness`).catch(() => undefined))?.ok, 20_000, 50);
+  child = spawn(process.execPath, ['dist/index.js'], {
+    env: { ...process.env, PORT: String(port), KUBECONFIG: kubeconfig, LOG_LEVEL: 'silent' },
+    stdio: 'ignore',
+  });
+  await until(
+    'the function to be ready',
+    async () => (await fetch(`${url}health/readiness`).catch(() => undefined))?.ok,
+    20_000,
+    50,
+  );
 }, 300_000);
 afterAll(() => void child.kill('SIGTERM'));
 
 function event(object: Action, type: 'add' | 'update'): CloudEventJson {
-  return { specversion: '1.0', type: `dev.knative.apiserver.resource.${type}`, source: cluster.server, id: `m-${object.metadata.resourceVersion}`, data: object };
+  return {
+    specversion: '1.0',
+    type: `dev.knative.apiserver.resource.${type}`,
+    source: cluster.server,
+    id: `m-${object.metadata.resourceVersion}`,
+    data: object,
+  };
 }
 
 async function scrape(): Promise<{ text: string; families: Family[] }> {
@@ -68,7 +88,8 @@ describe('/metrics', () => {
     for (const f of families) expect({ name: f.name, help: f.help.length > 0 }).toEqual({ name: f.name, help: true });
     // A labelled series nothing has observed yet has no samples for a parser to return: its
     // HELP and TYPE lines are there all the same.
-    const declared = (kind: string) => new Set([...text.matchAll(new RegExp(`^# ${kind} (\\S+)`, 'gm'))].map((m) => m[1]));
+    const declared = (kind: string) =>
+      new Set([...text.matchAll(new RegExp(`^# ${kind} (\\S+)`, 'gm'))].map((m) => m[1]));
     expect(declared('TYPE')).toEqual(declared('HELP'));
 
     // The phases after the first, and how late each began: from the timestamps (gap minus delay).
@@ -76,18 +97,30 @@ describe('/metrics', () => {
     const lateness = byName.get('advance_phase_phase_lateness_seconds');
     expect(lateness?.type).toBe('HISTOGRAM');
     expect(lateness?.samples[0]?.count).toBe(fromTimestamps.length);
-    expect(lateness?.samples[0]?.sum).toBeCloseTo(fromTimestamps.reduce((a, b) => a + b, 0), 6);
+    expect(lateness?.samples[0]?.sum).toBeCloseTo(
+      fromTimestamps.reduce((a, b) => a + b, 0),
+      6,
+    );
 
     const value = (name: string, labels: Record<string, string>) =>
       byName.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(value('advance_phase_decisions_total', { kind: 'advance' })).toBe(3);
     expect(value('advance_phase_kube_requests_total', { verb: 'patch', code: '200' })).toBe(3);
     expect(byName.get('advance_phase_kube_request_duration_seconds')?.type).toBe('HISTOGRAM');
-    for (const name of ['advance_phase_dead_letters_total', 'advance_phase_sweep_duration_seconds', 'advance_phase_sweep_listed_actions']) {
+    for (const name of [
+      'advance_phase_dead_letters_total',
+      'advance_phase_sweep_duration_seconds',
+      'advance_phase_sweep_listed_actions',
+    ]) {
       expect(declared('TYPE')).toContain(name);
     }
     // prom-client's default process and Node.js metrics.
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       expect(byName.get(name)?.help).toBeTruthy();
     }
   });

@@ -22,7 +22,10 @@ function serve(host: Host, who: string): void {
 }
 
 async function fetchIn(host: Host, url: string): Promise<string> {
-  const cmd = inHost(host, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then(r => r.text()).then(t => process.stdout.write(t))`]);
+  const cmd = inHost(host, process.execPath, [
+    '-e',
+    `fetch(${JSON.stringify(url)}).then(r => r.text()).then(t => process.stdout.write(t))`,
+  ]);
   return (await run(cmd.exe, cmd.args)).stdout;
 }
 
@@ -32,7 +35,13 @@ beforeAll(async () => {
   b = await createHost('t-b', 3, 'ns-b');
   serve(a, 'a');
   serve(b, 'b');
-  await until('both servers', async () => (await fetch(`http://${a.ip}/`).catch(() => undefined))?.ok && (await fetch(`http://${b.ip}/`).catch(() => undefined))?.ok, 10_000);
+  await until(
+    'both servers',
+    async () =>
+      (await fetch(`http://${a.ip}/`).catch(() => undefined))?.ok &&
+      (await fetch(`http://${b.ip}/`).catch(() => undefined))?.ok,
+    10_000,
+  );
 });
 
 afterAll(async () => {
@@ -52,7 +61,7 @@ describe('test hosts on a bridge', () => {
     await expect(fetchIn(b, 'http://svc-b.ns-b.svc.cluster.local/')).rejects.toThrow(); // not in b's file
   });
 
-  it('keeps what listens in a host off the root namespace\'s loopback', async () => {
+  it("keeps what listens in a host off the root namespace's loopback", async () => {
     await expect(fetch('http://127.0.0.1:80/', { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
   });
 
@@ -65,6 +74,10 @@ describe('test hosts on a bridge', () => {
     expect(links).not.toMatch(new RegExp(`${BRIDGE}|ap-v`));
     expect(existsSync(extra.hostsFile)).toBe(false);
     // What ran inside ended with it (with the bridge gone, nothing may be sent to those addresses).
-    await until('the servers inside to end', () => servers.every((s) => s.exitCode !== null || s.signalCode !== null), 5_000);
+    await until(
+      'the servers inside to end',
+      () => servers.every((s) => s.exitCode !== null || s.signalCode !== null),
+      5_000,
+    );
   });
 });

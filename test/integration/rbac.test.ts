@@ -12,12 +12,27 @@ const run = promisify(execFile);
 
 beforeAll(async () => {
   for (const ns of ['advance-phase', 'rbac-elsewhere']) await admin.namespace(ns);
-  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml', '-f', 'config/knative/base/source-rbac.yaml');
+  await admin.kubectl(
+    'apply',
+    '-n',
+    'advance-phase',
+    '-f',
+    'config/knative/base/function-rbac.yaml',
+    '-f',
+    'config/knative/base/source-rbac.yaml',
+  );
 });
 
 async function can(user: string, ...args: string[]): Promise<boolean> {
   try {
-    await run(join(cluster.binDir, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'auth', 'can-i', `--as=${user}`, ...args]);
+    await run(join(cluster.binDir, 'kubectl'), [
+      '--kubeconfig',
+      cluster.kubeconfig,
+      'auth',
+      'can-i',
+      `--as=${user}`,
+      ...args,
+    ]);
     return true;
   } catch (error) {
     const out = (error as { stdout?: string }).stdout ?? '';
@@ -30,10 +45,25 @@ async function can(user: string, ...args: string[]): Promise<boolean> {
  * The same question as a SubjectAccessReview, for resources this API server does not serve
  * (Knative's): kubectl cannot name one of those with a resource name.
  */
-async function reviewed(user: string, verb: string, group: string, resource: string, name: string, namespace: string): Promise<boolean> {
+async function reviewed(
+  user: string,
+  verb: string,
+  group: string,
+  resource: string,
+  name: string,
+  namespace: string,
+): Promise<boolean> {
   const [, ns] = user.split(':');
-  const spec = { user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes: { verb, group, resource, name, namespace } };
-  const res = await admin.request<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
+  const spec = {
+    user,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+    resourceAttributes: { verb, group, resource, name, namespace },
+  };
+  const res = await admin.request<{ status: { allowed: boolean } }>(
+    'POST',
+    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
+  );
   return res.body.status.allowed;
 }
 
@@ -70,7 +100,10 @@ describe('the function ServiceAccount', () => {
 });
 
 describe('the function ServiceAccount, for OIDC sender authentication', () => {
-  const [trigger, ping] = [['eventing.knative.dev', 'triggers'], ['sources.knative.dev', 'pingsources']] as const;
+  const [trigger, ping] = [
+    ['eventing.knative.dev', 'triggers'],
+    ['sources.knative.dev', 'pingsources'],
+  ] as const;
 
   it.each([
     [...trigger, 'advance-phase'],
@@ -89,9 +122,12 @@ describe('the function ServiceAccount, for OIDC sender authentication', () => {
     expect(await reviewed(FUNCTION, verb, group, resource, name, ns)).toBe(false);
   });
 
-  it.each([['/.well-known/openid-configuration'], ['/openid/v1/jwks']])('may read the issuer at %s (every ServiceAccount may)', async (url) => {
-    expect(await can(FUNCTION, 'get', url)).toBe(true);
-  });
+  it.each([['/.well-known/openid-configuration'], ['/openid/v1/jwks']])(
+    'may read the issuer at %s (every ServiceAccount may)',
+    async (url) => {
+      expect(await can(FUNCTION, 'get', url)).toBe(true);
+    },
+  );
 
   it.each([
     ['create', 'tokenreviews.authentication.k8s.io'],

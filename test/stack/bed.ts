@@ -18,7 +18,6 @@ import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
 import { messageOf } from '../support/log.js';
 
-
 /** What a bed is, as JSON: enough to stop it or use it from another process. */
 export interface BedInfo {
   cluster: ClusterInfo;
@@ -69,14 +68,27 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const logFile = join(cluster.dir, 'node.log');
     const exe = process.execPath;
-    const pid = await launch({ exe, args: ['--import', 'tsx', join(repoRoot, 'test/stack/node-main.ts'), configFile], logFile, detached, cwd: repoRoot });
+    const pid = await launch({
+      exe,
+      args: ['--import', 'tsx', join(repoRoot, 'test/stack/node-main.ts'), configFile],
+      logFile,
+      detached,
+      cwd: repoRoot,
+    });
     info = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
-    await waitFor(`node ${NODE} registered`, info.node, 30_000, async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200);
+    await waitFor(
+      `node ${NODE} registered`,
+      info.node,
+      30_000,
+      async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200,
+    );
     const started = Date.now();
     await installKnative(admin, knativeBin, log).catch((error: unknown) => {
       throw new Error(`${messageOf(error)}\n${logTails(cluster?.dir ?? '')}`);
     });
-    log(`bed: Knative Eventing's control plane and data plane running in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${cluster.dir})`);
+    log(
+      `bed: Knative Eventing's control plane and data plane running in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${cluster.dir})`,
+    );
     return withStop(info);
   } catch (error) {
     if (info) await stopBed(info);
@@ -105,6 +117,15 @@ export function isBedRunning(info: BedInfo): boolean {
 export function logTails(dir: string): string {
   const podsDir = join(dir, 'node', 'pods');
   const tail = (file: string) => readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
-  const logs = existsSync(podsDir) ? readdirSync(podsDir).flatMap((d) => readdirSync(join(podsDir, d)).filter((f) => f.endsWith('.log')).map((f) => join(podsDir, d, f))) : [];
-  return [...logs, join(dir, 'node.log')].filter(existsSync).map((f) => `--- ${f}\n${tail(f)}`).join('\n');
+  const logs = existsSync(podsDir)
+    ? readdirSync(podsDir).flatMap((d) =>
+        readdirSync(join(podsDir, d))
+          .filter((f) => f.endsWith('.log'))
+          .map((f) => join(podsDir, d, f)),
+      )
+    : [];
+  return [...logs, join(dir, 'node.log')]
+    .filter(existsSync)
+    .map((f) => `--- ${f}\n${tail(f)}`)
+    .join('\n');
 }

@@ -35,7 +35,10 @@ export function hostsFile(own: { name: string; ip: string }, names: Map<string, 
 }
 
 /** Writes every host's hosts file: its own name and every Service's. */
-export async function writeHostsFiles(hosts: Iterable<{ name: string; host: Host }>, names: Map<string, string>): Promise<void> {
+export async function writeHostsFiles(
+  hosts: Iterable<{ name: string; host: Host }>,
+  names: Map<string, string>,
+): Promise<void> {
   // A host may be going meanwhile; its file goes with it.
   const write = ({ name, host }: { name: string; host: Host }) =>
     writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: unknown) => {

@@ -6,5 +6,7 @@ if (!stack) {
   console.log(`stack:down: no stack recorded (${stackStatePath}); nothing to do`);
 } else {
   await stack.stop();
-  console.log(`stack:down: stopped the test bed (the function, Knative, the control plane, the node and its network); removed ${stack.cluster.dir}`);
+  console.log(
+    `stack:down: stopped the test bed (the function, Knative, the control plane, the node and its network); removed ${stack.cluster.dir}`,
+  );
 }

@@ -24,7 +24,9 @@ export function knativeImages(bin: string): Images {
     mtping: 'mtping',
     apiserver_receive_adapter: 'apiserver_receive_adapter',
   };
-  return Object.fromEntries(Object.entries(binaries).map(([cmd, file]) => [`ko://knative.dev/eventing/cmd/${cmd}`, { exe: join(bin, file) }]));
+  return Object.fromEntries(
+    Object.entries(binaries).map(([cmd, file]) => [`ko://knative.dev/eventing/cmd/${cmd}`, { exe: join(bin, file) }]),
+  );
 }
 
 /**
@@ -34,12 +36,29 @@ export function knativeImages(bin: string): Images {
  * never start. Written by the harness, with the keys the Deployment asks for.
  */
 const MISSING_CONFIGMAPS: Record<string, string[]> = {
-  'eventing-integrations-images': ['timer-source', 'aws-s3-source', 'aws-sqs-source', 'aws-ddb-streams-source', 'log-sink', 'aws-s3-sink', 'aws-sqs-sink', 'aws-sns-sink'],
+  'eventing-integrations-images': [
+    'timer-source',
+    'aws-s3-source',
+    'aws-sqs-source',
+    'aws-ddb-streams-source',
+    'log-sink',
+    'aws-s3-sink',
+    'aws-sqs-sink',
+    'aws-sns-sink',
+  ],
   'eventing-transformations-images': ['transform-jsonata'],
 };
 
 /** The release's Deployments that must be Available before anything is applied through Knative. */
-export const RELEASE_DEPLOYMENTS = ['eventing-controller', 'eventing-webhook', 'mt-broker-controller', 'mt-broker-ingress', 'mt-broker-filter', 'imc-controller', 'imc-dispatcher'];
+export const RELEASE_DEPLOYMENTS = [
+  'eventing-controller',
+  'eventing-webhook',
+  'mt-broker-controller',
+  'mt-broker-ingress',
+  'mt-broker-filter',
+  'imc-controller',
+  'imc-dispatcher',
+];
 
 /** The webhooks whose configurations the Knative webhooks fill in (rules, CA bundle) once they run. */
 const WEBHOOK_CONFIGS = [
@@ -64,33 +83,64 @@ export async function installKnative(admin: Admin, bin: string, log: (line: stri
   await admin.kubectl('apply', '-f', join(release, '10-core', '100-namespace.yaml'));
   for (const [name, keys] of Object.entries(MISSING_CONFIGMAPS)) {
     const data = Object.fromEntries(keys.map((k) => [k, `not-built-here/${k}`]));
-    const res = await admin.request('POST', `/api/v1/namespaces/${SYSTEM_NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data });
-    if (res.status !== 201 && res.status !== 409) throw new Error(`ConfigMap ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await admin.request('POST', `/api/v1/namespaces/${SYSTEM_NS}/configmaps`, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name },
+      data,
+    });
+    if (res.status !== 201 && res.status !== 409)
+      throw new Error(`ConfigMap ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
   for (const part of readdirSync(release).sort()) {
     // Server-side apply: some of Knative's CRDs are too large for client-side apply's annotation.
     await admin.kubectl('apply', '--server-side', '--force-conflicts', '-R', '-f', join(release, part));
-    if (part.startsWith('10-')) await admin.kubectl('wait', '--for=condition=Established', '--timeout=60s', '--all', 'crd');
+    if (part.startsWith('10-'))
+      await admin.kubectl('wait', '--for=condition=Established', '--timeout=60s', '--all', 'crd');
   }
   log('knative: release applied; waiting for its Deployments');
   await waitAvailable(admin, SYSTEM_NS, RELEASE_DEPLOYMENTS, 180_000);
-  await until('Knative\'s webhooks to configure their admission webhooks', async () => {
-    for (const config of WEBHOOK_CONFIGS) {
-      const res = await admin.request<{ webhooks?: { clientConfig?: { caBundle?: string }; rules?: unknown[] }[] }>('GET', `/apis/admissionregistration.k8s.io/v1/${config}`);
-      if (!res.body.webhooks?.every((w) => w.clientConfig?.caBundle && (w.rules?.length ?? 0) > 0)) return false;
-    }
-    return true;
-  }, 60_000, 250);
+  await until(
+    "Knative's webhooks to configure their admission webhooks",
+    async () => {
+      for (const config of WEBHOOK_CONFIGS) {
+        const res = await admin.request<{ webhooks?: { clientConfig?: { caBundle?: string }; rules?: unknown[] }[] }>(
+          'GET',
+          `/apis/admissionregistration.k8s.io/v1/${config}`,
+        );
+        if (!res.body.webhooks?.every((w) => w.clientConfig?.caBundle && (w.rules?.length ?? 0) > 0)) return false;
+      }
+      return true;
+    },
+    60_000,
+    250,
+  );
 }
 
 /** Waits until each Deployment reports Available=True, naming the ones that do not. */
-export async function waitAvailable(admin: Admin, namespace: string, names: string[], timeoutMs: number): Promise<void> {
+export async function waitAvailable(
+  admin: Admin,
+  namespace: string,
+  names: string[],
+  timeoutMs: number,
+): Promise<void> {
   const pending = async () => {
-    const res = await admin.request<{ items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }>('GET', `/apis/apps/v1/namespaces/${namespace}/deployments`);
-    const available = new Set(res.body.items.filter((d) => d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True')).map((d) => d.metadata.name));
+    const res = await admin.request<{
+      items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+    }>('GET', `/apis/apps/v1/namespaces/${namespace}/deployments`);
+    const available = new Set(
+      res.body.items
+        .filter((d) => d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True'))
+        .map((d) => d.metadata.name),
+    );
     return names.filter((n) => !available.has(n));
   };
-  await until(`Deployments ${names.join(', ')} in ${namespace} to be Available`, async () => (await pending()).length === 0, timeoutMs, 250).catch(async (error: unknown) => {
+  await until(
+    `Deployments ${names.join(', ')} in ${namespace} to be Available`,
+    async () => (await pending()).length === 0,
+    timeoutMs,
+    250,
+  ).catch(async (error: unknown) => {
     throw new Error(`${messageOf(error)}; not Available: ${(await pending()).join(', ')}`);
   });
 }

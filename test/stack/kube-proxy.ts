@@ -22,7 +22,11 @@ export function redirects(services: Iterable<Service>, slices: EndpointSlice[]):
   const out: Redirect[] = [];
   for (const svc of services) {
     const key = serviceKey(svc.metadata.namespace, svc.metadata.name);
-    const mine = slices.filter((s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
+    const mine = slices.filter(
+      (s) =>
+        s.metadata.namespace === svc.metadata.namespace &&
+        s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
+    );
     for (const p of svc.spec.ports ?? []) {
       const target = mine.flatMap((s) => s.ports ?? []).find((q) => (q.name ?? '') === (p.name ?? ''))?.port;
       if (target === undefined || target === p.port) continue;
@@ -33,7 +37,11 @@ export function redirects(services: Iterable<Service>, slices: EndpointSlice[]):
 }
 
 /** Adds the rules not yet in place; `applied` remembers each host's redirected ports (a new pod gets a new Host). */
-export async function applyRedirects(wanted: Redirect[], hostsByIp: Map<string, Host>, applied: WeakMap<Host, Set<number>>): Promise<void> {
+export async function applyRedirects(
+  wanted: Redirect[],
+  hostsByIp: Map<string, Host>,
+  applied: WeakMap<Host, Set<number>>,
+): Promise<void> {
   for (const r of wanted) {
     const host = hostsByIp.get(r.ip);
     if (!host) continue;

@@ -55,7 +55,12 @@ export interface Pod {
     deletionGracePeriodSeconds?: number;
     labels?: Record<string, string>;
   };
-  spec: { nodeName?: string; serviceAccountName?: string; containers: Container[]; terminationGracePeriodSeconds?: number };
+  spec: {
+    nodeName?: string;
+    serviceAccountName?: string;
+    containers: Container[];
+    terminationGracePeriodSeconds?: number;
+  };
 }
 
 interface Running {
@@ -91,7 +96,13 @@ export interface KubeletOptions {
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const { admin, log } = opts;
   await registerNode(admin);
-  const heartbeat = setInterval(() => void renewLease(admin).catch((e: unknown) => { log(`kubelet: node lease: ${messageOf(e)}`); }), 10_000);
+  const heartbeat = setInterval(
+    () =>
+      void renewLease(admin).catch((e: unknown) => {
+        log(`kubelet: node lease: ${messageOf(e)}`);
+      }),
+    10_000,
+  );
   heartbeat.unref();
   await renewLease(admin);
   const running = new Map<string, Running>();
@@ -101,7 +112,11 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 
   async function patchStatus(r: Running): Promise<void> {
     const now = new Date().toISOString();
-    const cond = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now });
+    const cond = (type: string, status: boolean) => ({
+      type,
+      status: status ? 'True' : 'False',
+      lastTransitionTime: now,
+    });
     const c = r.pod.spec.containers[0] as Container;
     const status = {
       phase: 'Running',
@@ -110,16 +125,41 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       podIP: r.host.ip,
       podIPs: [{ ip: r.host.ip }],
       startTime: r.startedAt,
-      conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', r.ready), cond('Ready', r.ready)],
-      containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: r.ready, started: true, restartCount: r.restarts, state: { running: { startedAt: r.startedAt } } }],
+      conditions: [
+        cond('PodScheduled', true),
+        cond('Initialized', true),
+        cond('ContainersReady', r.ready),
+        cond('Ready', r.ready),
+      ],
+      containerStatuses: [
+        {
+          name: c.name,
+          image: c.image,
+          imageID: '',
+          ready: r.ready,
+          started: true,
+          restartCount: r.restarts,
+          state: { running: { startedAt: r.startedAt } },
+        },
+      ],
     };
-    const res = await admin.request('PATCH', `/api/v1/namespaces/${r.pod.metadata.namespace}/pods/${r.pod.metadata.name}/status`, { status }, 'application/strategic-merge-patch+json');
-    if (res.status !== 200 && res.status !== 404) log(`kubelet: status of ${key(r.pod)}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await admin.request(
+      'PATCH',
+      `/api/v1/namespaces/${r.pod.metadata.namespace}/pods/${r.pod.metadata.name}/status`,
+      { status },
+      'application/strategic-merge-patch+json',
+    );
+    if (res.status !== 200 && res.status !== 404)
+      log(`kubelet: status of ${key(r.pod)}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
   /** The pod's environment as a kubelet resolves it, plus the credentials this harness hands over. */
   async function environment(pod: Pod, host: Host, c: Container, podDir: string): Promise<Record<string, string>> {
-    const env: Record<string, string> = { HOME: podDir, PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOSTNAME: pod.metadata.name };
+    const env: Record<string, string> = {
+      HOME: podDir,
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOSTNAME: pod.metadata.name,
+    };
     const field = (path: string): string => {
       const label = /^metadata\.labels\['(.+)'\]$/.exec(path);
       if (label) return pod.metadata.labels?.[label[1] as string] ?? '';
@@ -136,40 +176,66 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (value === undefined) throw new Error(`fieldRef ${path} is not supported here`);
       return value;
     };
-    const fromObject = async (kind: 'configmaps' | 'secrets', ref: { name: string; key: string; optional?: boolean }): Promise<string | undefined> => {
-      const res = await admin.request<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/${kind}/${ref.name}`);
+    const fromObject = async (
+      kind: 'configmaps' | 'secrets',
+      ref: { name: string; key: string; optional?: boolean },
+    ): Promise<string | undefined> => {
+      const res = await admin.request<{ data?: Record<string, string> }>(
+        'GET',
+        `/api/v1/namespaces/${pod.metadata.namespace}/${kind}/${ref.name}`,
+      );
       const raw = res.status === 200 ? res.body.data?.[ref.key] : undefined;
-      if (raw === undefined && !ref.optional) throw new Error(`${kind} ${ref.name} has no key ${ref.key} (status ${res.status})`);
+      if (raw === undefined && !ref.optional)
+        throw new Error(`${kind} ${ref.name} has no key ${ref.key} (status ${res.status})`);
       return raw === undefined ? undefined : kind === 'secrets' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
     };
     for (const e of c.env ?? []) {
       const from = e.valueFrom;
-      const value = from?.fieldRef ? field(from.fieldRef.fieldPath)
-        : from?.configMapKeyRef ? await fromObject('configmaps', from.configMapKeyRef)
-        : from?.secretKeyRef ? await fromObject('secrets', from.secretKeyRef)
-        : (e.value ?? '');
+      const value = from?.fieldRef
+        ? field(from.fieldRef.fieldPath)
+        : from?.configMapKeyRef
+          ? await fromObject('configmaps', from.configMapKeyRef)
+          : from?.secretKeyRef
+            ? await fromObject('secrets', from.secretKeyRef)
+            : (e.value ?? '');
       if (value !== undefined) env[e.name] = value;
     }
     // What the ServiceAccount admission plugin's projected volume would give: a token bound to the pod.
     const sa = pod.spec.serviceAccountName ?? 'default';
-    const token = await admin.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${pod.metadata.namespace}/serviceaccounts/${sa}/token`, {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: { expirationSeconds: 86_400, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
-    });
-    if (!token.body.status?.token) throw new Error(`no token for ServiceAccount ${pod.metadata.namespace}/${sa}: ${token.status} ${JSON.stringify(token.body)}`);
+    const token = await admin.request<{ status?: { token?: string } }>(
+      'POST',
+      `/api/v1/namespaces/${pod.metadata.namespace}/serviceaccounts/${sa}/token`,
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          expirationSeconds: 86_400,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+        },
+      },
+    );
+    if (!token.body.status?.token)
+      throw new Error(
+        `no token for ServiceAccount ${pod.metadata.namespace}/${sa}: ${token.status} ${JSON.stringify(token.body)}`,
+      );
     const kubeconfig = join(podDir, 'kubeconfig');
     await writeKubeconfigForToken(opts.cluster, token.body.status.token, kubeconfig);
     env['KUBECONFIG'] = kubeconfig;
     const port = new URL(opts.cluster.server).port;
-    Object.assign(env, { KUBERNETES_SERVICE_HOST: GATEWAY, KUBERNETES_SERVICE_PORT: port, KUBERNETES_SERVICE_PORT_HTTPS: port });
+    Object.assign(env, {
+      KUBERNETES_SERVICE_HOST: GATEWAY,
+      KUBERNETES_SERVICE_PORT: port,
+      KUBERNETES_SERVICE_PORT_HTTPS: port,
+    });
     return env;
   }
 
   async function probe(r: Running): Promise<boolean> {
     const p = (r.pod.spec.containers[0] as Container).readinessProbe;
     const portOf = (port: number | string) =>
-      typeof port === 'number' ? port : ((r.pod.spec.containers[0] as Container).ports ?? []).find((q) => q.name === port)?.containerPort;
+      typeof port === 'number'
+        ? port
+        : ((r.pod.spec.containers[0] as Container).ports ?? []).find((q) => q.name === port)?.containerPort;
     if (p?.httpGet) {
       const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase();
       const headers = Object.fromEntries((p.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
@@ -178,7 +244,10 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${path}`;
       // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
       if (scheme === 'https') return tlsAnswers(r.host.ip, portOf(p.httpGet.port) ?? 0);
-      const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.34', ...headers }, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      const res = await fetch(url, {
+        headers: { 'user-agent': 'kube-probe/1.34', ...headers },
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
       return res !== undefined && res.status >= 200 && res.status < 400;
     }
     if (p?.tcpSocket) return tcpAnswers(r.host.ip, portOf(p.tcpSocket.port) ?? 0);
@@ -206,32 +275,65 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     const podDir = dirname(r.logFile);
     const env = await environment(r.pod, r.host, c, podDir);
     const cmd = inHost(r.host, image.exe, [...(image.args ?? []), ...(c.args ?? [])]);
-    r.pid = await launch({ exe: cmd.exe, args: cmd.args, env, logFile: r.logFile, detached: false, cwd: podDir, replaceEnv: true });
+    r.pid = await launch({
+      exe: cmd.exe,
+      args: cmd.args,
+      env,
+      logFile: r.logFile,
+      detached: false,
+      cwd: podDir,
+      replaceEnv: true,
+    });
     r.startedAt = new Date().toISOString();
     // As a container runtime's state: which process is the container, for tools that sample it.
     await writeFile(join(podDir, 'pid'), `${r.pid} ${r.exe}\n`);
     // Restarted like restartPolicy Always when it exits on its own.
     const check = setInterval(() => {
-      if (r.stopping) { clearInterval(check); return; }
+      if (r.stopping) {
+        clearInterval(check);
+        return;
+      }
       if (alive(r.pid, r.exe)) return;
       clearInterval(check);
       r.restarts++;
       r.ready = false;
       log(`kubelet: ${key(r.pod)} exited; restarting (${r.restarts})`);
-      void runContainer(r).then(() => patchStatus(r)).catch((e: unknown) => { log(`kubelet: restarting ${key(r.pod)}: ${messageOf(e)}`); });
+      void runContainer(r)
+        .then(() => patchStatus(r))
+        .catch((e: unknown) => {
+          log(`kubelet: restarting ${key(r.pod)}: ${messageOf(e)}`);
+        });
     }, 250);
     check.unref();
   }
 
   async function start(pod: Pod): Promise<void> {
     const [c, ...others] = pod.spec.containers;
-    if (!c || others.length) throw new Error(`pod ${key(pod)} has ${pod.spec.containers.length} containers; this kubelet runs exactly one`);
+    if (!c || others.length)
+      throw new Error(`pod ${key(pod)} has ${pod.spec.containers.length} containers; this kubelet runs exactly one`);
     const image = opts.images[c.image];
     if (!image) {
       log(`kubelet: ${key(pod)}: no local binary for image ${c.image}`);
-      await admin.request('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
-        status: { phase: 'Pending', containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: `no local binary for ${c.image}` } } }] },
-      }, 'application/strategic-merge-patch+json');
+      await admin.request(
+        'PATCH',
+        `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
+        {
+          status: {
+            phase: 'Pending',
+            containerStatuses: [
+              {
+                name: c.name,
+                image: c.image,
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { waiting: { reason: 'ErrImagePull', message: `no local binary for ${c.image}` } },
+              },
+            ],
+          },
+        },
+        'application/strategic-merge-patch+json',
+      );
       return;
     }
     const index = freeIndexes.shift();
@@ -239,7 +341,17 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     const podDir = join(opts.dir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}`);
     await mkdir(podDir, { recursive: true });
     const host = await createHost(`p${index}`, index, pod.metadata.namespace);
-    const r: Running = { pod, host, exe: image.exe, pid: 0, restarts: 0, ready: false, stopping: false, startedAt: '', logFile: join(podDir, `${c.name}.log`) };
+    const r: Running = {
+      pod,
+      host,
+      exe: image.exe,
+      pid: 0,
+      restarts: 0,
+      ready: false,
+      stopping: false,
+      startedAt: '',
+      logFile: join(podDir, `${c.name}.log`),
+    };
     running.set(key(pod), r);
     try {
       await runContainer(r);
@@ -248,12 +360,36 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       const message = (error as Error).message;
       log(`kubelet: ${key(pod)}: ${message}`);
       await end(key(pod), 0);
-      await admin.request('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
-        status: { phase: 'Pending', containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message } } }] },
-      }, 'application/strategic-merge-patch+json');
-      setTimeout(() => void admin.request<Pod>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`).then((res) => {
-        if (res.status === 200 && !abort.signal.aborted && !running.has(key(pod))) return onPod('MODIFIED', res.body);
-      }), 1000).unref();
+      await admin.request(
+        'PATCH',
+        `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
+        {
+          status: {
+            phase: 'Pending',
+            containerStatuses: [
+              {
+                name: c.name,
+                image: c.image,
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { waiting: { reason: 'CreateContainerConfigError', message } },
+              },
+            ],
+          },
+        },
+        'application/strategic-merge-patch+json',
+      );
+      setTimeout(
+        () =>
+          void admin
+            .request<Pod>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`)
+            .then((res) => {
+              if (res.status === 200 && !abort.signal.aborted && !running.has(key(pod)))
+                return onPod('MODIFIED', res.body);
+            }),
+        1000,
+      ).unref();
       return;
     }
     await patchStatus(r);
@@ -277,13 +413,22 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   async function onPod(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): Promise<void> {
     const k = key(pod);
     try {
-      if (type === 'DELETED') { await end(k, 0); return; }
+      if (type === 'DELETED') {
+        await end(k, 0);
+        return;
+      }
       if (pod.metadata.deletionTimestamp) {
         await end(k, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
         // The kubelet confirms the deletion once the containers are gone.
         const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
-        const res = await admin.request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
-        if (res.status !== 200 && res.status !== 404 && res.status !== 409) throw new Error(`confirming the deletion: ${res.status} ${JSON.stringify(res.body)}`);
+        const res = await admin.request('DELETE', path, {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          gracePeriodSeconds: 0,
+          preconditions: { uid: pod.metadata.uid },
+        });
+        if (res.status !== 200 && res.status !== 404 && res.status !== 409)
+          throw new Error(`confirming the deletion: ${res.status} ${JSON.stringify(res.body)}`);
         if (res.status === 200) log(`kubelet: ${k} ended`);
         return;
       }
@@ -305,12 +450,17 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (queues.get(k) === next) queues.delete(k);
     });
   };
-  void admin.watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal).catch((e: unknown) => {
-    if (!abort.signal.aborted) log(`kubelet: watching pods: ${messageOf(e)}`);
-  });
+  void admin
+    .watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal)
+    .catch((e: unknown) => {
+      if (!abort.signal.aborted) log(`kubelet: watching pods: ${messageOf(e)}`);
+    });
 
   return {
-    pods: () => new Map([...running].map(([k, r]) => [k, { ip: r.host.ip, pid: r.pid, exe: r.exe, logFile: r.logFile, host: r.host }])),
+    pods: () =>
+      new Map(
+        [...running].map(([k, r]) => [k, { ip: r.host.ip, pid: r.pid, exe: r.exe, logFile: r.logFile, host: r.host }]),
+      ),
     stop: async () => {
       abort.abort();
       clearInterval(heartbeat);
@@ -321,19 +471,44 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 
 /** The Node object a kubelet registers: Ready, with room for every pod of the test bed. */
 async function registerNode(admin: Admin): Promise<void> {
-  const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } } };
+  const node = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: NODE,
+      labels: { 'kubernetes.io/hostname': NODE, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
+    },
+  };
   const created = await admin.request('POST', '/api/v1/nodes', node);
-  if (created.status !== 201 && created.status !== 409) throw new Error(`registering node ${NODE}: ${created.status} ${JSON.stringify(created.body)}`);
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(`registering node ${NODE}: ${created.status} ${JSON.stringify(created.body)}`);
   const capacity = { cpu: '64', memory: '256Gi', pods: '250' };
   const now = new Date().toISOString();
-  const res = await admin.request('PATCH', `/api/v1/nodes/${NODE}/status`, {
-    status: {
-      capacity,
-      allocatable: capacity,
-      addresses: [{ type: 'InternalIP', address: GATEWAY }, { type: 'Hostname', address: NODE }],
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test bed node', lastHeartbeatTime: now, lastTransitionTime: now }],
+  const res = await admin.request(
+    'PATCH',
+    `/api/v1/nodes/${NODE}/status`,
+    {
+      status: {
+        capacity,
+        allocatable: capacity,
+        addresses: [
+          { type: 'InternalIP', address: GATEWAY },
+          { type: 'Hostname', address: NODE },
+        ],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'KubeletReady',
+            message: 'test bed node',
+            lastHeartbeatTime: now,
+            lastTransitionTime: now,
+          },
+        ],
+      },
     },
-  }, 'application/strategic-merge-patch+json');
+    'application/strategic-merge-patch+json',
+  );
   if (res.status !== 200) throw new Error(`node ${NODE} status: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
@@ -343,10 +518,14 @@ function tcpAnswers(host: string, port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => { resolve(false); }).once('timeout', () => {
-      sock.destroy();
-      resolve(false);
-    });
+    sock
+      .once('error', () => {
+        resolve(false);
+      })
+      .once('timeout', () => {
+        sock.destroy();
+        resolve(false);
+      });
   });
 }
 
@@ -356,20 +535,34 @@ function tlsAnswers(host: string, port: number): Promise<boolean> {
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => { resolve(false); }).once('timeout', () => {
-      sock.destroy();
-      resolve(false);
-    });
+    sock
+      .once('error', () => {
+        resolve(false);
+      })
+      .once('timeout', () => {
+        sock.destroy();
+        resolve(false);
+      });
   });
 }
 
 /** The node's heartbeat: its Lease in kube-node-lease, renewed as a kubelet does every 10 s. */
 async function renewLease(admin: Admin): Promise<void> {
   const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`;
-  const spec = { holderIdentity: NODE, leaseDurationSeconds: 40, renewTime: new Date().toISOString().replace('Z', '000Z') };
+  const spec = {
+    holderIdentity: NODE,
+    leaseDurationSeconds: 40,
+    renewTime: new Date().toISOString().replace('Z', '000Z'),
+  };
   const res = await admin.request('PATCH', path, { spec }, 'application/merge-patch+json');
   if (res.status === 404) {
-    const created = await admin.request('POST', path.slice(0, path.lastIndexOf('/')), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: NODE }, spec });
-    if (created.status !== 201 && created.status !== 409) throw new Error(`${created.status} ${JSON.stringify(created.body)}`);
+    const created = await admin.request('POST', path.slice(0, path.lastIndexOf('/')), {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: NODE },
+      spec,
+    });
+    if (created.status !== 201 && created.status !== 409)
+      throw new Error(`${created.status} ${JSON.stringify(created.body)}`);
   } else if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
 }

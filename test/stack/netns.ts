@@ -41,7 +41,10 @@ const ip = (...args: string[]) => run('ip', args);
 export async function createBridge(): Promise<void> {
   for (const netns of await ownNamespaces()) {
     const pids = (await ip('netns', 'pids', netns)).stdout.trim();
-    if (pids) throw new Error(`a test bed is running already (processes ${pids.split('\n').join(', ')} in ${netns}): stop it first (npm run stack:down)`);
+    if (pids)
+      throw new Error(
+        `a test bed is running already (processes ${pids.split('\n').join(', ')} in ${netns}): stop it first (npm run stack:down)`,
+      );
   }
   await removeAll();
   await ip('link', 'add', BRIDGE, 'type', 'bridge');
@@ -71,7 +74,10 @@ export async function createHost(name: string, index: number, namespace: string)
   const hostsFile = join(dir, 'hosts');
   await writeFile(hostsFile, `127.0.0.1 localhost\n${address} ${name}\n`);
   const search = [`${namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN].join(' ');
-  await writeFile(join(dir, 'resolv.conf'), `# no DNS server: names come from this host's hosts file\nnameserver 127.0.0.1\nsearch ${search}\noptions ndots:5 attempts:1 timeout:1\n`);
+  await writeFile(
+    join(dir, 'resolv.conf'),
+    `# no DNS server: names come from this host's hosts file\nnameserver 127.0.0.1\nsearch ${search}\noptions ndots:5 attempts:1 timeout:1\n`,
+  );
   return { netns, ip: address, hostsFile };
 }
 
@@ -106,11 +112,14 @@ export async function removeAll(): Promise<void> {
     });
   }
   if (existsSync(NETNS_ETC)) {
-    for (const entry of await readdir(NETNS_ETC)) if (entry.startsWith(PREFIX)) await rm(join(NETNS_ETC, entry), { recursive: true, force: true });
+    for (const entry of await readdir(NETNS_ETC))
+      if (entry.startsWith(PREFIX)) await rm(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
 }
 
 async function ownNamespaces(): Promise<string[]> {
   const { stdout } = await ip('-j', 'netns', 'list');
-  return ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(PREFIX));
+  return ((stdout.trim() ? JSON.parse(stdout) : []) as { name: string }[])
+    .map((n) => n.name)
+    .filter((n) => n.startsWith(PREFIX));
 }

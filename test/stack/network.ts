@@ -15,7 +15,11 @@ export interface Network {
   stop(): Promise<void>;
 }
 
-export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string; host: Host }>, log: (line: string) => void): Network {
+export function startNetwork(
+  admin: Admin,
+  hosts: () => Iterable<{ name: string; host: Host }>,
+  log: (line: string) => void,
+): Network {
   const services = new Map<string, Service>();
   const slices = new Map<string, EndpointSlice>();
   const applied = new WeakMap<Host, Set<number>>();
@@ -23,13 +27,22 @@ export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string;
   let pending: Promise<void> = Promise.resolve();
 
   const sync = (): void => {
-    pending = pending.then(async () => {
-      const all = [...hosts()];
-      await writeHostsFiles(all, serviceNames(services.values(), slices.values()));
-      await applyRedirects(redirects(services.values(), [...slices.values()]), new Map(all.map(({ host }) => [host.ip, host])), applied);
-    }).catch((e: unknown) => { log(`network: ${messageOf(e)}`); });
+    pending = pending
+      .then(async () => {
+        const all = [...hosts()];
+        await writeHostsFiles(all, serviceNames(services.values(), slices.values()));
+        await applyRedirects(
+          redirects(services.values(), [...slices.values()]),
+          new Map(all.map(({ host }) => [host.ip, host])),
+          applied,
+        );
+      })
+      .catch((e: unknown) => {
+        log(`network: ${messageOf(e)}`);
+      });
   };
-  const track = <T extends { metadata: { name: string; namespace: string } }>(into: Map<string, T>) =>
+  const track =
+    <T extends { metadata: { name: string; namespace: string } }>(into: Map<string, T>) =>
     (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T): void => {
       const key = `${object.metadata.namespace}/${object.metadata.name}`;
       if (type === 'DELETED') into.delete(key);
@@ -40,7 +53,9 @@ export function startNetwork(admin: Admin, hosts: () => Iterable<{ name: string;
     if (!abort.signal.aborted) log(`network: watching ${what}: ${e.message}`);
   };
   void admin.watch('/api/v1/services', track(services), abort.signal).catch(failed('Services'));
-  void admin.watch('/apis/discovery.k8s.io/v1/endpointslices', track(slices), abort.signal).catch(failed('EndpointSlices'));
+  void admin
+    .watch('/apis/discovery.k8s.io/v1/endpointslices', track(slices), abort.signal)
+    .catch(failed('EndpointSlices'));
   return {
     sync,
     stop: async () => {

@@ -17,11 +17,24 @@ export interface NodeConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as NodeConfig;
-const log = (line: string) => { console.log(`${new Date().toISOString()} ${line}`); };
+const log = (line: string) => {
+  console.log(`${new Date().toISOString()} ${line}`);
+};
 const admin = new Admin(config.cluster);
 let network: Network | undefined;
-const kubelet: Kubelet = await startKubelet({ admin, cluster: config.cluster, images: config.images, dir: config.dir, log, onChange: () => network?.sync() });
-network = startNetwork(admin, () => [...kubelet.pods()].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })), log);
+const kubelet: Kubelet = await startKubelet({
+  admin,
+  cluster: config.cluster,
+  images: config.images,
+  dir: config.dir,
+  log,
+  onChange: () => network?.sync(),
+});
+network = startNetwork(
+  admin,
+  () => [...kubelet.pods()].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })),
+  log,
+);
 log('node: kubelet, DNS and kube-proxy stand-ins running');
 
 let stopping = false;

@@ -20,13 +20,15 @@ const CRD = {
     group: 'serving.knative.dev',
     names: { kind: 'Service', plural: 'services', singular: 'service', shortNames: ['ksvc'], listKind: 'ServiceList' },
     scope: 'Namespaced',
-    versions: [{
-      name: 'v1',
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-    }],
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      },
+    ],
   },
 };
 
@@ -41,7 +43,10 @@ const must = async (what: string, res: Promise<{ status: number; body: unknown }
  * reconciled before the CRD would never hear of the Service created later (seen once in CI).
  */
 export async function installServingCrd(admin: Admin): Promise<void> {
-  await must('the Knative Service CRD', admin.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', CRD));
+  await must(
+    'the Knative Service CRD',
+    admin.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', CRD),
+  );
   await admin.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/services.serving.knative.dev');
 }
 
@@ -52,38 +57,62 @@ export async function deployFunction(admin: Admin, namespace: string): Promise<s
 
   const labels = { 'serving.knative.dev/service': name };
   const probe = (path: string) => ({ httpGet: { path, port: 8080 } });
-  await must('the function Deployment', admin.request('POST', `/apis/apps/v1/namespaces/${namespace}/deployments`, {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace, labels },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          serviceAccountName: func.deploy.serviceAccountName,
-          containers: [{
-            name: 'user-container',
-            image: FUNCTION_IMAGE,
-            env: [{ name: 'PORT', value: '8080' }, ...deployedEnvs(func)],
-            ports: [{ name: 'http1', containerPort: 8080 }],
-            readinessProbe: probe(func.deploy.healthEndpoints.readiness),
-            livenessProbe: probe(func.deploy.healthEndpoints.liveness),
-          }],
+  await must(
+    'the function Deployment',
+    admin.request('POST', `/apis/apps/v1/namespaces/${namespace}/deployments`, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: func.deploy.serviceAccountName,
+            containers: [
+              {
+                name: 'user-container',
+                image: FUNCTION_IMAGE,
+                env: [{ name: 'PORT', value: '8080' }, ...deployedEnvs(func)],
+                ports: [{ name: 'http1', containerPort: 8080 }],
+                readinessProbe: probe(func.deploy.healthEndpoints.readiness),
+                livenessProbe: probe(func.deploy.healthEndpoints.liveness),
+              },
+            ],
+          },
         },
       },
-    },
-  }));
-  await must('the function Service', admin.request('POST', `/api/v1/namespaces/${namespace}/services`, {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace, labels },
-    spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  }));
+    }),
+  );
+  await must(
+    'the function Service',
+    admin.request('POST', `/api/v1/namespaces/${namespace}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace, labels },
+      spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    }),
+  );
   const ksvc = `/apis/serving.knative.dev/v1/namespaces/${namespace}/services`;
-  await must('the Knative Service', admin.request('POST', ksvc, { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, namespace } }));
+  await must(
+    'the Knative Service',
+    admin.request('POST', ksvc, {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name, namespace },
+    }),
+  );
   const url = `http://${fqdn(namespace, name)}`;
-  await must('its address', admin.request('PATCH', `${ksvc}/${name}/status`, { status: { url, address: { url } } }, 'application/merge-patch+json'), [200]);
+  await must(
+    'its address',
+    admin.request(
+      'PATCH',
+      `${ksvc}/${name}/status`,
+      { status: { url, address: { url } } },
+      'application/merge-patch+json',
+    ),
+    [200],
+  );
   return name;
 }

@@ -32,13 +32,42 @@ const SOURCE = `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/a
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';
 /** Each part's Pods: namespace, label selector, the Deployment that owns them, and how their names begin. */
 const PARTS: Record<Part, { namespace: string; selector: string; deployment?: string; podPrefix: string }> = {
-  dispatcher: { namespace: SYSTEM_NS, selector: 'messaging.knative.dev/role=dispatcher', deployment: 'imc-dispatcher', podPrefix: 'imc-dispatcher-' },
-  ingress: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=ingress', deployment: 'mt-broker-ingress', podPrefix: 'mt-broker-ingress-' },
-  filter: { namespace: SYSTEM_NS, selector: 'eventing.knative.dev/brokerRole=filter', deployment: 'mt-broker-filter', podPrefix: 'mt-broker-filter-' },
-  mtping: { namespace: SYSTEM_NS, selector: 'sources.knative.dev/role=adapter', deployment: 'pingsource-mt-adapter', podPrefix: 'pingsource-mt-adapter-' },
-  function: { namespace: NS, selector: 'serving.knative.dev/service=advance-phase', deployment: 'advance-phase', podPrefix: 'advance-phase-' },
+  dispatcher: {
+    namespace: SYSTEM_NS,
+    selector: 'messaging.knative.dev/role=dispatcher',
+    deployment: 'imc-dispatcher',
+    podPrefix: 'imc-dispatcher-',
+  },
+  ingress: {
+    namespace: SYSTEM_NS,
+    selector: 'eventing.knative.dev/brokerRole=ingress',
+    deployment: 'mt-broker-ingress',
+    podPrefix: 'mt-broker-ingress-',
+  },
+  filter: {
+    namespace: SYSTEM_NS,
+    selector: 'eventing.knative.dev/brokerRole=filter',
+    deployment: 'mt-broker-filter',
+    podPrefix: 'mt-broker-filter-',
+  },
+  mtping: {
+    namespace: SYSTEM_NS,
+    selector: 'sources.knative.dev/role=adapter',
+    deployment: 'pingsource-mt-adapter',
+    podPrefix: 'pingsource-mt-adapter-',
+  },
+  function: {
+    namespace: NS,
+    selector: 'serving.knative.dev/service=advance-phase',
+    deployment: 'advance-phase',
+    podPrefix: 'advance-phase-',
+  },
   // Its Deployment is the ApiServerSource controller's, named after the source's uid.
-  adapter: { namespace: NS, selector: 'eventing.knative.dev/sourceName=actions', podPrefix: 'apiserversource-actions-' },
+  adapter: {
+    namespace: NS,
+    selector: 'eventing.knative.dev/sourceName=actions',
+    podPrefix: 'apiserversource-actions-',
+  },
 };
 
 export interface StackInfo {
@@ -110,31 +139,76 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
     log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
     for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
-      await admin.kubectl('patch', 'configmap', 'config-features', '-n', SYSTEM_NS, '--type', 'merge', '--patch-file', `config/knative/cluster/${patch}`);
+      await admin.kubectl(
+        'patch',
+        'configmap',
+        'config-features',
+        '-n',
+        SYSTEM_NS,
+        '--type',
+        'merge',
+        '--patch-file',
+        `config/knative/cluster/${patch}`,
+      );
     }
     await admin.installCrd();
     await installServingCrd(admin);
     // The webhook reads config-features through an informer: it may refuse retryAfterMax (and an
     // EventPolicy) a moment longer.
-    await until(`${wiring} to be admitted`, () => admin.kubectl('apply', '-k', wiring).then(() => true, () => false), 20_000, 250);
+    await until(
+      `${wiring} to be admitted`,
+      () =>
+        admin.kubectl('apply', '-k', wiring).then(
+          () => true,
+          () => false,
+        ),
+      20_000,
+      250,
+    );
     if (opts.sweepSchedule) {
-      await admin.request('PATCH', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`, { spec: { schedule: opts.sweepSchedule } }, 'application/merge-patch+json');
+      await admin.request(
+        'PATCH',
+        `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
+        { spec: { schedule: opts.sweepSchedule } },
+        'application/merge-patch+json',
+      );
     }
     await deployFunction(admin, NS);
     await waitAvailable(admin, NS, ['advance-phase'], 60_000);
     log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
     const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
-    await admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all').catch(async (error: unknown) => {
-      const objects = await admin.kubectl('get', 'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods', '-A');
-      throw new Error(`${messageOf(error)}\n${objects}\n${logTails(bed.dir)}`);
-    });
+    await admin
+      .kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all')
+      .catch(async (error: unknown) => {
+        const objects = await admin.kubectl(
+          'get',
+          'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods',
+          '-A',
+        );
+        throw new Error(`${messageOf(error)}\n${objects}\n${logTails(bed.dir)}`);
+      });
     const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
-    await writeKubeconfigForToken(bed.cluster, await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400), functionKubeconfig);
+    await writeKubeconfigForToken(
+      bed.cluster,
+      await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400),
+      functionKubeconfig,
+    );
     const { admin: _admin, stop: _stop, ...bedInfo } = bed;
-    const info: StackInfo = { bed: bedInfo, cluster: bed.cluster, dir: bed.dir, functionKubeconfig, detached, oidc, wiring, ...(await waitModeOf(admin)) };
+    const info: StackInfo = {
+      bed: bedInfo,
+      cluster: bed.cluster,
+      dir: bed.dir,
+      functionKubeconfig,
+      detached,
+      oidc,
+      wiring,
+      ...(await waitModeOf(admin)),
+    };
     const stack = withControls(info);
     await waitForChain(admin);
-    log(`stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`);
+    log(
+      `stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`,
+    );
     if (detached) await writeFile(stackStatePath, JSON.stringify(info, null, 2));
     return stack;
   } catch (error) {
@@ -159,22 +233,48 @@ function withControls(info: StackInfo): Stack {
   const podsDir = join(info.bed.dir, 'node', 'pods');
   const podsOf = async (part: Part): Promise<PodView[]> => {
     const { namespace, selector } = PARTS[part];
-    const res = await admin.request<{ items: PodView[] }>('GET', `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`);
+    const res = await admin.request<{ items: PodView[] }>(
+      'GET',
+      `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`,
+    );
     return res.body.items.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
   };
   const readyPod = (part: Part) =>
-    until(`a Ready ${part} pod`, async () => (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')), 60_000, 100);
+    until(
+      `a Ready ${part} pod`,
+      async () =>
+        (await podsOf(part)).find(
+          (p) =>
+            !p.metadata.deletionTimestamp &&
+            p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        ),
+      60_000,
+      100,
+    );
   const ipOf = async (part: Part) => (await readyPod(part)).status.podIP as string;
   const podDirs = (part: Part) =>
-    existsSync(podsDir) ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`)) : [];
+    existsSync(podsDir)
+      ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`))
+      : [];
   const scale = (part: Part, replicas: number) =>
-    admin.request('PATCH', `/apis/apps/v1/namespaces/${PARTS[part].namespace}/deployments/${PARTS[part].deployment}/scale`, { spec: { replicas } }, 'application/merge-patch+json');
+    admin.request(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${PARTS[part].namespace}/deployments/${PARTS[part].deployment}/scale`,
+      { spec: { replicas } },
+      'application/merge-patch+json',
+    );
   /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
   const deletePods = async (part: Part, how: 'term' | 'kill') => {
     const doomed = (await podsOf(part)).map((p) => p.metadata.name);
     const grace = how === 'kill' ? '?gracePeriodSeconds=0' : '';
-    for (const name of doomed) await admin.request('DELETE', `/api/v1/namespaces/${PARTS[part].namespace}/pods/${name}${grace}`);
-    await until(`the ${part} pods ${doomed.join(', ')} to be gone`, async () => !(await podsOf(part)).some((p) => doomed.includes(p.metadata.name)), 60_000, 100);
+    for (const name of doomed)
+      await admin.request('DELETE', `/api/v1/namespaces/${PARTS[part].namespace}/pods/${name}${grace}`);
+    await until(
+      `the ${part} pods ${doomed.join(', ')} to be gone`,
+      async () => !(await podsOf(part)).some((p) => doomed.includes(p.metadata.name)),
+      60_000,
+      100,
+    );
   };
   let savedSource: unknown;
 
@@ -186,35 +286,58 @@ function withControls(info: StackInfo): Stack {
     logFiles: (part) =>
       podDirs(part)
         .map((d) => join(podsDir, d))
-        .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.log')).map((f) => join(d, f)))
+        .flatMap((d) =>
+          readdirSync(d)
+            .filter((f) => f.endsWith('.log'))
+            .map((f) => join(d, f)),
+        )
         .sort((a, b) => statTime(a) - statTime(b)),
     pids: async () => {
-      const entries = await Promise.all((Object.keys(PARTS) as Part[]).map(async (part) => {
-        const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
-        const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, 'pid') : '';
-        const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
-        return [part, pid] as const;
-      }));
+      const entries = await Promise.all(
+        (Object.keys(PARTS) as Part[]).map(async (part) => {
+          const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
+          const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, 'pid') : '';
+          const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
+          return [part, pid] as const;
+        }),
+      );
       return Object.fromEntries(entries) as Record<Part, number>;
     },
     namespaces: async (names) => {
       for (const name of names) await admin.namespace(name);
-      await until(`the ApiServerSource adapter to watch ${names.join(', ')}`, async () => {
-        const res = await admin.request<{ items: AdapterDeployment[] }>('GET', `/apis/apps/v1/namespaces/${NS}/deployments?labelSelector=${encodeURIComponent(PARTS.adapter.selector)}`);
-        const [d, ...others] = res.body.items;
-        if (!d || others.length) return false;
-        const env = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'K_SOURCE_CONFIG')?.value ?? '{}';
-        const watched = (JSON.parse(env) as { namespaces?: string[] }).namespaces ?? [];
-        const rolled = (d.status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) && d.status.updatedReplicas === 1 && d.status.availableReplicas === 1 && (d.status.replicas ?? 0) === 1;
-        return names.every((n) => watched.includes(n)) && rolled && (await podsOf('adapter')).length === 1;
-      }, 90_000, 250);
+      await until(
+        `the ApiServerSource adapter to watch ${names.join(', ')}`,
+        async () => {
+          const res = await admin.request<{ items: AdapterDeployment[] }>(
+            'GET',
+            `/apis/apps/v1/namespaces/${NS}/deployments?labelSelector=${encodeURIComponent(PARTS.adapter.selector)}`,
+          );
+          const [d, ...others] = res.body.items;
+          if (!d || others.length) return false;
+          const env = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'K_SOURCE_CONFIG')?.value ?? '{}';
+          const watched = (JSON.parse(env) as { namespaces?: string[] }).namespaces ?? [];
+          const rolled =
+            (d.status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+            d.status.updatedReplicas === 1 &&
+            d.status.availableReplicas === 1 &&
+            (d.status.replicas ?? 0) === 1;
+          return names.every((n) => watched.includes(n)) && rolled && (await podsOf('adapter')).length === 1;
+        },
+        90_000,
+        250,
+      );
       await waitForChain(admin);
     },
     stopPart: async (part, how = 'term') => {
       if (part === 'adapter') {
         // The adapter is the source's: it goes (and comes back) with the ApiServerSource.
         const source = (await admin.request<{ metadata: Record<string, unknown>; spec: unknown }>('GET', SOURCE)).body;
-        savedSource = { apiVersion: 'sources.knative.dev/v1', kind: 'ApiServerSource', metadata: { name: 'actions', namespace: NS }, spec: source.spec };
+        savedSource = {
+          apiVersion: 'sources.knative.dev/v1',
+          kind: 'ApiServerSource',
+          metadata: { name: 'actions', namespace: NS },
+          spec: source.spec,
+        };
         await admin.request('DELETE', SOURCE);
         return deletePods(part, how);
       }
@@ -225,7 +348,8 @@ function withControls(info: StackInfo): Stack {
       if (part === 'adapter') {
         const res = await admin.request('POST', SOURCE.slice(0, SOURCE.lastIndexOf('/')), savedSource);
         // 409: applying config/knative again has re-created it already.
-        if (res.status !== 201 && res.status !== 409) throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 201 && res.status !== 409)
+          throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
         await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
       } else if (part === 'function') {
         await scale(part, 1);
@@ -241,15 +365,24 @@ function withControls(info: StackInfo): Stack {
 
 /** What the function was started with (the wiring's ConfigMap) and, in tick mode, the tick's period. */
 async function waitModeOf(admin: Admin): Promise<Pick<StackInfo, 'waitMode' | 'tickSeconds'>> {
-  const settings = await admin.request<{ data?: { WAIT_MODE?: string } }>('GET', `/api/v1/namespaces/${NS}/configmaps/advance-phase`);
+  const settings = await admin.request<{ data?: { WAIT_MODE?: string } }>(
+    'GET',
+    `/api/v1/namespaces/${NS}/configmaps/advance-phase`,
+  );
   const mode = settings.body.data?.WAIT_MODE;
   if (mode === 'retry-after') return { waitMode: mode };
   if (mode !== 'tick') throw new Error(`the wiring's ConfigMap advance-phase has WAIT_MODE ${JSON.stringify(mode)}`);
-  const tick = await admin.request<{ spec?: { schedule?: string } }>('GET', `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-tick`);
+  const tick = await admin.request<{ spec?: { schedule?: string } }>(
+    'GET',
+    `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-tick`,
+  );
   const schedule = tick.body.spec?.schedule ?? '';
   // The two seconds-field forms a tick uses: every second, or every N seconds.
   const every = /^\*(?:\/(\d+))? \* \* \* \* \*$/.exec(schedule);
-  if (!every) throw new Error(`WAIT_MODE=tick, but the tick's schedule ${JSON.stringify(schedule)} is not "* * * * * *" or "*/N * * * * *"`);
+  if (!every)
+    throw new Error(
+      `WAIT_MODE=tick, but the tick's schedule ${JSON.stringify(schedule)} is not "* * * * * *" or "*/N * * * * *"`,
+    );
   return { waitMode: mode, tickSeconds: Number(every[1] ?? 1) };
 }
 
@@ -284,10 +417,13 @@ export async function waitForChain(admin: Admin, timeoutMs = 60_000): Promise<vo
   for (let i = 0; Date.now() < deadline; i++) {
     const name = `canary-${Date.now()}-${i}`;
     await admin.createAction(NS, name, { phases: ['live'] });
-    const isLive = async () => ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
+    const isLive = async () =>
+      ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
     const live = await until(`canary ${name} to go live`, isLive, 3000, 50).catch(() => false);
     await admin.deleteAction(NS, name);
     if (live) return;
   }
-  throw new Error(`no event reached the function within ${timeoutMs / 1000} s: see the adapter, ingress, dispatcher and filter logs`);
+  throw new Error(
+    `no event reached the function within ${timeoutMs / 1000} s: see the adapter, ingress, dispatcher and filter logs`,
+  );
 }

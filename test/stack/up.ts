@@ -16,9 +16,16 @@ if (existing && isStackRunning(existing)) {
   }
   const at = process.argv.indexOf('--overlay');
   const overlay = at < 0 ? undefined : process.argv[at + 1];
-  if (at >= 0 && !overlay) throw new Error('stack:up: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
-  const stack = await startStack({ detached: true, oidc: process.argv.includes('--oidc'), ...(overlay ? { overlay } : {}) });
-  console.error(`stack:up: ${stack.wiring} applied; WAIT_MODE=${stack.waitMode}${stack.tickSeconds ? `, a tick every ${stack.tickSeconds} s` : ''}`);
+  if (at >= 0 && !overlay)
+    throw new Error('stack:up: --overlay needs a directory, e.g. --overlay config/knative/overlays/any-broker');
+  const stack = await startStack({
+    detached: true,
+    oidc: process.argv.includes('--oidc'),
+    ...(overlay ? { overlay } : {}),
+  });
+  console.error(
+    `stack:up: ${stack.wiring} applied; WAIT_MODE=${stack.waitMode}${stack.tickSeconds ? `, a tick every ${stack.tickSeconds} s` : ''}`,
+  );
   console.error(`stack:up: logs in ${stack.dir}; function log: ${stack.logFiles('function').at(-1)}`);
   kubeconfig = stack.cluster.kubeconfig;
 }

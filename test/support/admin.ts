@@ -27,11 +27,21 @@ export class Admin {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     this.client = apiClient(kc);
-    this.watchAgent = new https.Agent({ keepAlive: false, ca: readFileSync(cluster.caCert), cert: readFileSync(cluster.adminCert), key: readFileSync(cluster.adminKey) });
+    this.watchAgent = new https.Agent({
+      keepAlive: false,
+      ca: readFileSync(cluster.caCert),
+      cert: readFileSync(cluster.adminCert),
+      key: readFileSync(cluster.adminKey),
+    });
   }
 
   /** Any HTTP status resolves (a JSON body parsed); only a transport error rejects. */
-  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<Answer<T>> {
     const { status, text } = await this.client.call(method, path, body, { contentType });
     return { status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
   }
@@ -53,7 +63,10 @@ export class Admin {
       const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path);
       if (list.status !== 200) throw new Error(`GET ${path}: ${list.status} ${JSON.stringify(list.body)}`);
       for (const item of list.body.items) await onEvent('ADDED', item);
-      const url = new URL(`${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`, this.cluster.server);
+      const url = new URL(
+        `${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`,
+        this.cluster.server,
+      );
       await new Promise<void>((resolve) => {
         const req = https.request(url, { agent: this.watchAgent, signal }, (res) => {
           if (res.statusCode !== 200) {
@@ -76,7 +89,9 @@ export class Admin {
           });
           res.on('close', () => void queue.then(resolve, resolve));
         });
-        req.on('error', () => { resolve(); });
+        req.on('error', () => {
+          resolve();
+        });
         req.end();
       });
     }
@@ -84,7 +99,11 @@ export class Admin {
 
   /** Runs the kubectl built with the control plane, as cluster-admin unless `as` is given. */
   async kubectl(...args: string[]): Promise<string> {
-    const { stdout } = await run(join(this.cluster.binDir, 'kubectl'), ['--kubeconfig', this.cluster.kubeconfig, ...args], { cwd: repoRoot });
+    const { stdout } = await run(
+      join(this.cluster.binDir, 'kubectl'),
+      ['--kubeconfig', this.cluster.kubeconfig, ...args],
+      { cwd: repoRoot },
+    );
     return stdout;
   }
 
@@ -94,8 +113,13 @@ export class Admin {
   }
 
   async namespace(name: string): Promise<void> {
-    const res = await this.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    if (res.status !== 201 && res.status !== 409) throw new Error(`namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await this.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    });
+    if (res.status !== 201 && res.status !== 409)
+      throw new Error(`namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
   /** Creates an Action the way kubectl apply does (strict field validation); returns the object. */
@@ -117,6 +141,11 @@ export class Admin {
   }
 
   async patchAction(namespace: string, name: string, patch: unknown, subresource = ''): Promise<Answer> {
-    return this.request('PATCH', `${ACTIONS}/namespaces/${namespace}/actions/${name}${subresource}`, patch, 'application/merge-patch+json');
+    return this.request(
+      'PATCH',
+      `${ACTIONS}/namespaces/${namespace}/actions/${name}${subresource}`,
+      patch,
+      'application/merge-patch+json',
+    );
   }
 }

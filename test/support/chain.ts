@@ -42,9 +42,13 @@ export async function phaseOf(admin: Admin, ns: string, name: string): Promise<s
 }
 
 export async function finished(admin: Admin, ns: string, name: string, timeoutMs = 30_000): Promise<Action> {
-  return until(`${ns}/${name} to finish`, async () => {
-    const res = await admin.getAction(ns, name);
-    const action = res.body as Action;
-    return res.status === 200 && action.status.state === 'Succeeded' ? action : undefined;
-  }, timeoutMs);
+  return until(
+    `${ns}/${name} to finish`,
+    async () => {
+      const res = await admin.getAction(ns, name);
+      const action = res.body as Action;
+      return res.status === 200 && action.status.state === 'Succeeded' ? action : undefined;
+    },
+    timeoutMs,
+  );
 }

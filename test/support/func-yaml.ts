@@ -15,7 +15,8 @@ export interface FuncYaml {
   deploy: { serviceAccountName: string; healthEndpoints: { liveness: string; readiness: string } };
 }
 
-export type EnvVar = { name: string; value: string } | { name: string; valueFrom: { configMapKeyRef: { name: string; key: string } } };
+export type EnvVar =
+  { name: string; value: string } | { name: string; valueFrom: { configMapKeyRef: { name: string; key: string } } };
 
 /** func's own pattern for a key from a ConfigMap (pkg/functions/function.go regKeyFromConfigMap). */
 const CONFIG_MAP_KEY = /^{{\s*configMap:((?:\w|['-]\w)+):([-._a-zA-Z0-9]+)\s*}}$/;
@@ -28,20 +29,27 @@ export function readFuncYaml(): FuncYaml {
 export function deployedEnvs(func: FuncYaml = readFuncYaml()): EnvVar[] {
   return (func.run?.envs ?? []).map(({ name, value }) => {
     const ref = CONFIG_MAP_KEY.exec(value);
-    return ref ? { name, valueFrom: { configMapKeyRef: { name: ref[1] as string, key: ref[2] as string } } } : { name, value };
+    return ref
+      ? { name, valueFrom: { configMapKeyRef: { name: ref[1] as string, key: ref[2] as string } } }
+      : { name, value };
   });
 }
 
 /** The run envs a pod gets with config/knative/base applied: its ConfigMaps' values filled in. */
 export function launchEnvs(func: FuncYaml = readFuncYaml()): Record<string, string> {
-  const objects = parseAllDocuments(readFileSync(join(repoRoot, 'config/knative/base/settings.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null);
+  const objects = parseAllDocuments(readFileSync(join(repoRoot, 'config/knative/base/settings.yaml'), 'utf8')).map(
+    (d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null,
+  );
   const data = (name: string) => objects.find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === name)?.data ?? {};
   return Object.fromEntries(
     deployedEnvs(func).map((e) => {
       if ('value' in e) return [e.name, e.value];
       const { name, key } = e.valueFrom.configMapKeyRef;
       const value = data(name)[key];
-      if (value === undefined) throw new Error(`func.yaml's ${e.name} reads configMap ${name} key ${key}, which config/knative/base does not define`);
+      if (value === undefined)
+        throw new Error(
+          `func.yaml's ${e.name} reads configMap ${name} key ${key}, which config/knative/base does not define`,
+        );
       return [e.name, value];
     }),
   );

@@ -31,12 +31,19 @@ export async function functionKubeconfig(cluster: ClusterInfo): Promise<string> 
   await admin.namespace('advance-phase');
   await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml');
   const kubeconfig = join(cluster.dir, 'function.kubeconfig');
-  await writeKubeconfigForToken(cluster, await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase'), kubeconfig);
+  await writeKubeconfigForToken(
+    cluster,
+    await createServiceAccountToken(cluster, 'advance-phase', 'advance-phase'),
+    kubeconfig,
+  );
   return kubeconfig;
 }
 
 /** `namespace`: the sweep and the ticks list only there (WATCH_NAMESPACE). */
-export async function serveFunction(cluster: ClusterInfo, opts: { waitMode?: WaitMode; namespace?: string } = {}): Promise<FunctionUnderTest> {
+export async function serveFunction(
+  cluster: ClusterInfo,
+  opts: { waitMode?: WaitMode; namespace?: string } = {},
+): Promise<FunctionUnderTest> {
   const kubeconfig = await functionKubeconfig(cluster);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);

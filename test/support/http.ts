@@ -14,14 +14,21 @@ export async function serve(app: Express): Promise<Served> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => { resolve(); })),
+    close: () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
   };
 }
 
 export type CloudEventJson = Record<string, unknown> & { data?: unknown };
 
 export function example(name: string): CloudEventJson {
-  return JSON.parse(readFileSync(new URL(`../../examples/events/${name}.json`, import.meta.url), 'utf8')) as CloudEventJson;
+  return JSON.parse(
+    readFileSync(new URL(`../../examples/events/${name}.json`, import.meta.url), 'utf8'),
+  ) as CloudEventJson;
 }
 
 export type Mode = 'binary' | 'structured';
@@ -32,7 +39,9 @@ export function request(event: CloudEventJson, mode: Mode): RequestInit {
     return { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) };
   }
   const { data, datacontenttype, ...attributes } = event;
-  const headers: Record<string, string> = { 'content-type': typeof datacontenttype === 'string' ? datacontenttype : 'application/json' };
+  const headers: Record<string, string> = {
+    'content-type': typeof datacontenttype === 'string' ? datacontenttype : 'application/json',
+  };
   for (const [key, value] of Object.entries(attributes)) headers[`ce-${key}`] = String(value);
   return { method: 'POST', headers, body: JSON.stringify(data) };
 }
@@ -41,5 +50,10 @@ export async function post(url: string, event: CloudEventJson, mode: Mode, heade
   const init = request(event, mode);
   const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...headers } });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
 }

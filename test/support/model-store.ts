@@ -73,10 +73,15 @@ export class ModelStore implements Kube {
   /** The two selectors the function sends: unfinished (the sweep), or one due second (a tick). */
   list(opts: Parameters<Kube['list']>[0]): Promise<{ items: unknown[]; continue: undefined }> {
     const slot = /^status\.dueSlot=(.+)$/.exec(opts.fieldSelector)?.[1];
-    if (slot === undefined && opts.fieldSelector !== UNFINISHED) throw new Error(`the model knows no selector ${opts.fieldSelector}`);
+    if (slot === undefined && opts.fieldSelector !== UNFINISHED)
+      throw new Error(`the model knows no selector ${opts.fieldSelector}`);
     const state = this.object?.status.state;
-    const selected = slot === undefined ? state !== 'Succeeded' && state !== 'Failed' : this.object?.status.dueSlot === slot;
-    return Promise.resolve({ items: this.object && selected ? [structuredClone(this.object)] : [], continue: undefined });
+    const selected =
+      slot === undefined ? state !== 'Succeeded' && state !== 'Failed' : this.object?.status.dueSlot === slot;
+    return Promise.resolve({
+      items: this.object && selected ? [structuredClone(this.object)] : [],
+      continue: undefined,
+    });
   }
 
   deleteAction(_ns: string, _name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult> {

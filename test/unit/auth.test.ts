@@ -22,7 +22,11 @@ async function keyPair(kid: string): Promise<{ privateKey: CryptoKey; publicKey:
   return { privateKey, publicKey: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
 }
 
-function token(claims: { sub?: string; aud?: string; iss?: string; exp?: number } = {}, signer = key, kid = 'k1'): Promise<string> {
+function token(
+  claims: { sub?: string; aud?: string; iss?: string; exp?: number } = {},
+  signer = key,
+  kid = 'k1',
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'RS256', kid })
@@ -50,12 +54,13 @@ function api(opts: { keys?: () => JWK[]; account?: () => string | undefined } = 
   };
   return fake;
 }
-const check = (auth: ReturnType<typeof senderAuth>, t?: string) => auth.check(t === undefined ? undefined : `Bearer ${t}`);
+const check = (auth: ReturnType<typeof senderAuth>, t?: string) =>
+  auth.check(t === undefined ? undefined : `Bearer ${t}`);
 
 describe('senderAuth', () => {
   const oidc = (a = api()) => senderAuth({ mode: 'oidc', audience: AUDIENCE, senders: SENDERS, api: a });
 
-  it('accepts a token the issuer signed for this audience, from the Trigger\'s OIDC ServiceAccount', async () => {
+  it("accepts a token the issuer signed for this audience, from the Trigger's OIDC ServiceAccount", async () => {
     expect(await check(oidc(), await token())).toEqual({ ok: true, subject: SUBJECT });
   });
 
@@ -73,14 +78,24 @@ describe('senderAuth', () => {
 
   it('403 for a valid token of any other ServiceAccount', async () => {
     const verdict = await check(oidc(), await token({ sub: 'system:serviceaccount:advance-phase:default' }));
-    expect(verdict).toMatchObject({ ok: false, status: 403, reason: expect.stringContaining(':default is not a sender') });
+    expect(verdict).toMatchObject({
+      ok: false,
+      status: 403,
+      reason: expect.stringContaining(':default is not a sender'),
+    });
   });
 
   it('reads the keys again for a key it has not seen (rotation)', async () => {
     const rotated = await keyPair('k2');
     let keys = [jwk];
     let ms = 0;
-    const auth = senderAuth({ mode: 'oidc', audience: AUDIENCE, senders: SENDERS, api: api({ keys: () => keys }), clock: () => ms });
+    const auth = senderAuth({
+      mode: 'oidc',
+      audience: AUDIENCE,
+      senders: SENDERS,
+      api: api({ keys: () => keys }),
+      clock: () => ms,
+    });
     expect(await check(auth, await token())).toMatchObject({ ok: true });
     keys = [jwk, rotated.publicKey];
     const fresh = await token({}, rotated.privateKey, 'k2');
@@ -101,7 +116,12 @@ describe('senderAuth', () => {
   });
 
   it('auto: accepts anyone while no sender has an OIDC identity (OIDC off), and requires tokens once one has', async () => {
-    const auto = senderAuth({ mode: 'auto', audience: AUDIENCE, senders: SENDERS, api: api({ account: () => undefined }) });
+    const auto = senderAuth({
+      mode: 'auto',
+      audience: AUDIENCE,
+      senders: SENDERS,
+      api: api({ account: () => undefined }),
+    });
     expect(await check(auto)).toEqual({ ok: true, subject: null });
     const on = senderAuth({ mode: 'auto', audience: AUDIENCE, senders: SENDERS, api: api() });
     expect(await check(on)).toMatchObject({ ok: false, status: 401 });
@@ -110,7 +130,13 @@ describe('senderAuth', () => {
   it('auto: a token while OIDC looked off reads the senders again (OIDC just turned on)', async () => {
     let account: string | undefined;
     let ms = 0;
-    const auto = senderAuth({ mode: 'auto', audience: AUDIENCE, senders: SENDERS, api: api({ account: () => account }), clock: () => ms });
+    const auto = senderAuth({
+      mode: 'auto',
+      audience: AUDIENCE,
+      senders: SENDERS,
+      api: api({ account: () => account }),
+      clock: () => ms,
+    });
     expect(await check(auto)).toEqual({ ok: true, subject: null });
     account = TRIGGER_SA;
     ms = 6_000;
@@ -125,7 +151,13 @@ describe('senderAuth', () => {
   });
 
   it('503 while the senders cannot be read, so Knative retries', async () => {
-    const broken: AuthApi = { issuerKeys: api().issuerKeys, sender: () => Promise.reject(new Error('connection refused')) };
-    expect(await check(oidc(broken as AuthApi & { reads: number }), await token())).toMatchObject({ ok: false, status: 503 });
+    const broken: AuthApi = {
+      issuerKeys: api().issuerKeys,
+      sender: () => Promise.reject(new Error('connection refused')),
+    };
+    expect(await check(oidc(broken as AuthApi & { reads: number }), await token())).toMatchObject({
+      ok: false,
+      status: 503,
+    });
   });
 });

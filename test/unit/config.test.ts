@@ -12,7 +12,11 @@ interface Manifest {
   namespace?: string;
   metadata: { name: string };
   data: Record<string, string>;
-  spec: { subscriber: { audience: string }; delivery: { deadLetterSink: { audience: string } }; sink: { audience: string } };
+  spec: {
+    subscriber: { audience: string };
+    delivery: { deadLetterSink: { audience: string } };
+    sink: { audience: string };
+  };
 }
 const manifest = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8')) as Manifest;
 
@@ -49,7 +53,12 @@ describe('loadConfig', () => {
       { kind: 'pingsource', namespace: ns, name: ping.metadata.name },
       { kind: 'pingsource', namespace: ns, name: tick.metadata.name },
     ]);
-    for (const audience of [trigger.spec.subscriber.audience, trigger.spec.delivery.deadLetterSink.audience, ping.spec.sink.audience, tick.spec.sink.audience]) {
+    for (const audience of [
+      trigger.spec.subscriber.audience,
+      trigger.spec.delivery.deadLetterSink.audience,
+      ping.spec.sink.audience,
+      tick.spec.sink.audience,
+    ]) {
       expect(audience).toBe(config.SENDER_AUDIENCE);
     }
   });
@@ -57,13 +66,27 @@ describe('loadConfig', () => {
   it('takes WAIT_MODE from the ConfigMap config/knative ships, which the any-broker overlay sets to tick', () => {
     const yaml = manifest;
     expect(loadConfig({ WAIT_MODE: yaml('base/settings.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('retry-after');
-    expect(loadConfig({ WAIT_MODE: yaml('overlays/any-broker/settings-patch.yaml').data.WAIT_MODE }).WAIT_MODE).toBe('tick');
+    expect(loadConfig({ WAIT_MODE: yaml('overlays/any-broker/settings-patch.yaml').data.WAIT_MODE }).WAIT_MODE).toBe(
+      'tick',
+    );
     expect(() => loadConfig({ WAIT_MODE: 'sleep' })).toThrow(/WAIT_MODE: Invalid option/);
   });
 
   it('reads numbers and flags from their strings', () => {
-    const config = loadConfig({ PORT: '9000', DRY_RUN: '1', LOG_LEVEL: 'debug', SWEEP_PAGE_SIZE: '50', WATCH_NAMESPACE: 'ns' });
-    expect(config).toMatchObject({ PORT: 9000, DRY_RUN: true, LOG_LEVEL: 'debug', SWEEP_PAGE_SIZE: 50, WATCH_NAMESPACE: 'ns' });
+    const config = loadConfig({
+      PORT: '9000',
+      DRY_RUN: '1',
+      LOG_LEVEL: 'debug',
+      SWEEP_PAGE_SIZE: '50',
+      WATCH_NAMESPACE: 'ns',
+    });
+    expect(config).toMatchObject({
+      PORT: 9000,
+      DRY_RUN: true,
+      LOG_LEVEL: 'debug',
+      SWEEP_PAGE_SIZE: 50,
+      WATCH_NAMESPACE: 'ns',
+    });
     expect(loadConfig({ DRY_RUN: 'false' }).DRY_RUN).toBe(false);
   });
 

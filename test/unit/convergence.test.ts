@@ -39,14 +39,23 @@ function forge(object: Action, how: Forgery): ParsedAction {
 }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), duplicate: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), duplicate: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('lose' as const), pick: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('edit-delay' as const), delay: fc.integer({ min: 0, max: 3 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('edit-delay' as const), delay: fc.integer({ min: 0, max: 3 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('label' as const) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('forge' as const), how: fc.constantFrom<Forgery>('history', 'delay', 'phases', 'uid', 'ttl') }),
+    arbitrary: fc.record({
+      kind: fc.constant('forge' as const),
+      how: fc.constantFrom<Forgery>('history', 'delay', 'phases', 'uid', 'ttl'),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('ping-tick' as const) }) },
@@ -76,8 +85,7 @@ async function run(phases: string[], delay: number, steps: Step[]) {
     else if (s.kind === 'label') store.label('touched', String(clock));
     else if (s.kind === 'forge') {
       if (store.object) await reconcile(store, forge(store.object, s.how), now);
-    }
-    else if (s.kind === 'sweep') await sweep(store, { pageSize: 10, concurrency: 2, now });
+    } else if (s.kind === 'sweep') await sweep(store, { pageSize: 10, concurrency: 2, now });
     else if (s.kind === 'ping-tick') await ticker.tick();
     else if (pending.length > 0) {
       const i = s.pick % pending.length;

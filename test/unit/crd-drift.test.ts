@@ -41,16 +41,30 @@ describe('crds/action.yaml matches the zod schema', () => {
     expect(Object.keys(spec.properties ?? {}).sort()).toEqual(Object.keys(Spec.shape).sort());
     expect(spec.required).toEqual(['phases']);
     expect(prop('phases')).toMatchObject({ minItems: 1, maxItems: LIMITS.maxPhases });
-    expect(prop('phases').items).toMatchObject({ type: 'string', minLength: 1, maxLength: LIMITS.maxPhaseNameLength, pattern: '\\S' });
-    expect(prop('delay')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxDelay, default: LIMITS.defaultDelay });
+    expect(prop('phases').items).toMatchObject({
+      type: 'string',
+      minLength: 1,
+      maxLength: LIMITS.maxPhaseNameLength,
+      pattern: '\\S',
+    });
+    expect(prop('delay')).toMatchObject({
+      type: 'integer',
+      minimum: 0,
+      maximum: LIMITS.maxDelay,
+      default: LIMITS.defaultDelay,
+    });
     expect(prop('paused')).toMatchObject({ type: 'boolean' });
     expect(prop('ttlSecondsAfterFinished')).toMatchObject({ type: 'integer', minimum: 0, maximum: LIMITS.maxTtl });
   });
 
   it('defaults an absent status as zod does, so every object shows the history a write extends', () => {
     const status = root.properties?.['status'] as Schema;
-    const defaults = Object.entries(status.properties ?? {}).filter(([, p]) => 'default' in p).map(([name, p]) => [name, p['default']]);
-    expect({ ...(status['default'] as object), ...Object.fromEntries(defaults) }).toEqual(Action.parse({ ...action(), status: undefined }).status);
+    const defaults = Object.entries(status.properties ?? {})
+      .filter(([, p]) => 'default' in p)
+      .map(([name, p]) => [name, p['default']]);
+    expect({ ...(status['default'] as object), ...Object.fromEntries(defaults) }).toEqual(
+      Action.parse({ ...action(), status: undefined }).status,
+    );
   });
 
   it('describes the kind and every spec and status field, for kubectl explain', () => {
@@ -58,7 +72,8 @@ describe('crds/action.yaml matches the zod schema', () => {
     const walk = (schema: Schema, path: string) => {
       if (!schema['description']) undescribed.push(path);
       for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${name}`);
-      if (schema.items?.properties) for (const [name, child] of Object.entries(schema.items.properties)) walk(child, `${path}[].${name}`);
+      if (schema.items?.properties)
+        for (const [name, child] of Object.entries(schema.items.properties)) walk(child, `${path}[].${name}`);
     };
     if (!root['description']) undescribed.push('(kind)');
     walk(spec, 'spec');
@@ -68,7 +83,10 @@ describe('crds/action.yaml matches the zod schema', () => {
 
   it('lets the sweep select on status.state, whose values zod knows, and a tick on status.dueSlot', () => {
     expect(version.selectableFields).toEqual([{ jsonPath: '.status.state' }, { jsonPath: '.status.dueSlot' }]);
-    expect((root.properties?.['status'] as Schema).properties?.['dueSlot']).toMatchObject({ type: 'string', format: 'date-time' });
+    expect((root.properties?.['status'] as Schema).properties?.['dueSlot']).toMatchObject({
+      type: 'string',
+      format: 'date-time',
+    });
     const state = (root.properties?.['status'] as Schema).properties?.['state'] as Schema;
     expect(state['enum']).toEqual(State.options);
     const excluded = [...UNFINISHED.matchAll(/status\.state!=(\w+)/g)].map((m) => m[1]);

@@ -114,7 +114,12 @@ describe('decide', () => {
     expect(first.status).toMatchObject({ state: 'Paused' });
     expect(first.status.conditions).toEqual([
       expect.objectContaining({ type: 'Succeeded', status: 'Unknown', reason: 'Paused' }),
-      expect.objectContaining({ type: 'Reconciling', status: 'False', reason: 'Paused', message: expect.stringContaining('paused before phase 2 configure') }),
+      expect.objectContaining({
+        type: 'Reconciling',
+        status: 'False',
+        reason: 'Paused',
+        message: expect.stringContaining('paused before phase 2 configure'),
+      }),
     ]);
     expect(first.status).not.toHaveProperty('nextPhaseAt');
     const recorded = { ...a, status: first.status };
@@ -123,7 +128,11 @@ describe('decide', () => {
 
   it('finishes an Action whose phase list was shortened below its position', () => {
     const a = running(action(), ['provision', 'configure', 'verify']);
-    const shortened = { ...a, spec: { ...a.spec, phases: ['provision', 'configure'] }, metadata: { ...a.metadata, generation: 2 } };
+    const shortened = {
+      ...a,
+      spec: { ...a.spec, phases: ['provision', 'configure'] },
+      metadata: { ...a.metadata, generation: 2 },
+    };
     const d = fast(shortened, at(11));
     expect(d).toMatchObject({ kind: 'refresh', reason: 'finished' });
     if (d.kind !== 'refresh') throw new Error('unreachable');
@@ -160,7 +169,10 @@ describe('decide', () => {
       expect(decide({ uid: 'uid-1', position: 1 }, valid(current), now)).toEqual({ kind: 'done', reason: 'stale' });
     });
     it('another incarnation with the same name', () => {
-      expect(decide({ uid: 'old-uid', position: 2 }, valid(current), now)).toEqual({ kind: 'done', reason: 'other-incarnation' });
+      expect(decide({ uid: 'old-uid', position: 2 }, valid(current), now)).toEqual({
+        kind: 'done',
+        reason: 'other-incarnation',
+      });
     });
     it('an object that is gone', () => {
       expect(decide({ uid: 'uid-1', position: 2 }, null, now)).toEqual({ kind: 'done', reason: 'gone' });
@@ -193,12 +205,20 @@ describe('decide', () => {
       if (parsed.kind !== 'invalid') throw new Error('expected an invalid spec');
       const d = decide(snapshotOf(bad), parsed, at(0));
       if (d.kind !== 'reject' || d.status === null) throw new Error('expected a status to write');
-      const fixed = parseAction({ ...bad, spec: { phases: ['provision', 'configure', 'verify'], delay: 5 }, metadata: { ...bad.metadata, generation: 2 }, status: d.status });
+      const fixed = parseAction({
+        ...bad,
+        spec: { phases: ['provision', 'configure', 'verify'], delay: 5 },
+        metadata: { ...bad.metadata, generation: 2 },
+        status: d.status,
+      });
       if (fixed.kind !== 'valid') throw new Error('expected a valid spec');
       const next = decide(snapshotOf(fixed.action), fixed, at(5));
       expect(next).toMatchObject({ kind: 'advance', phase: 'configure' });
       if (next.kind !== 'advance') throw new Error('unreachable');
-      expect(next.status.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Succeeded=Unknown', 'Reconciling=True']);
+      expect(next.status.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual([
+        'Succeeded=Unknown',
+        'Reconciling=True',
+      ]);
     });
   });
 });

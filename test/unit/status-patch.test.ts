@@ -7,7 +7,10 @@ import { goJson, statusPatch } from '../../functions/advance-phase/src/status-pa
 import { desiredStatus } from '../../functions/advance-phase/src/status.js';
 import { action, at, begun } from '../support/actions.js';
 
-const running = (a: Action, phases: string[]): Action => ({ ...a, status: desiredStatus(a, begun(phases, a.spec.delay), at(0)) });
+const running = (a: Action, phases: string[]): Action => ({
+  ...a,
+  status: desiredStatus(a, begun(phases, a.spec.delay), at(0)),
+});
 
 describe('statusPatch', () => {
   const seen = running(action(), ['provision']);
@@ -21,7 +24,11 @@ describe('statusPatch', () => {
       { op: 'test', path: '/spec', value: seen.spec },
       { op: 'test', path: '/status', value: seen.status },
     ]);
-    expect(patch).toContainEqual({ op: 'add', path: '/status/timestamps/-', value: { configure: at(5).toISOString() } });
+    expect(patch).toContainEqual({
+      op: 'add',
+      path: '/status/timestamps/-',
+      value: { configure: at(5).toISOString() },
+    });
     expect(patch?.some((op) => op.path === '/metadata/resourceVersion')).toBe(false);
   });
 

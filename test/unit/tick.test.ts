@@ -8,16 +8,23 @@ import { createTicker, MAX_GAP_MS, slotsBetween } from '../../functions/advance-
 import { action, at, begun } from '../support/actions.js';
 
 describe('status.dueSlot', () => {
-  const statusOf = (spec: Parameters<typeof action>[0], phases: string[]) => desiredStatus(action(spec), begun(phases, spec?.delay ?? 5), at(0));
+  const statusOf = (spec: Parameters<typeof action>[0], phases: string[]) =>
+    desiredStatus(action(spec), begun(phases, spec?.delay ?? 5), at(0));
 
   it('is the whole second the next phase is due in', () => {
     expect(slotOf(Date.parse('2026-11-22T10:00:05.999Z'))).toBe('2026-11-22T10:00:05Z');
-    expect(statusOf({ delay: 5 }, ['provision'])).toMatchObject({ nextPhaseAt: at(5).toISOString(), dueSlot: '2026-11-22T10:00:05Z' });
+    expect(statusOf({ delay: 5 }, ['provision'])).toMatchObject({
+      nextPhaseAt: at(5).toISOString(),
+      dueSlot: '2026-11-22T10:00:05Z',
+    });
   });
 
   it("is a finished Action's deletion when it has a TTL", () => {
     const all = ['provision', 'configure', 'verify', 'done'];
-    expect(statusOf({ delay: 1, ttlSecondsAfterFinished: 30 }, all)).toMatchObject({ state: 'Expiring', dueSlot: '2026-11-22T10:00:33Z' });
+    expect(statusOf({ delay: 1, ttlSecondsAfterFinished: 30 }, all)).toMatchObject({
+      state: 'Expiring',
+      dueSlot: '2026-11-22T10:00:33Z',
+    });
   });
 
   it('is absent when nothing is due: finished without a TTL, paused', () => {
@@ -28,7 +35,11 @@ describe('status.dueSlot', () => {
 
 describe('slotsBetween', () => {
   it('lists every second from the one the last tick began in to the current one', () => {
-    expect(slotsBetween(at(0.7).getTime(), at(2.1).getTime())).toEqual(['2026-11-22T10:00:00Z', '2026-11-22T10:00:01Z', '2026-11-22T10:00:02Z']);
+    expect(slotsBetween(at(0.7).getTime(), at(2.1).getTime())).toEqual([
+      '2026-11-22T10:00:00Z',
+      '2026-11-22T10:00:01Z',
+      '2026-11-22T10:00:02Z',
+    ]);
     expect(slotsBetween(at(3.2).getTime(), at(3.9).getTime())).toEqual(['2026-11-22T10:00:03Z']);
   });
 
@@ -62,7 +73,11 @@ describe('createTicker', () => {
     expect(selectors).toEqual([UNFINISHED]);
     now = at(2.3);
     expect(await ticker.tick()).toMatchObject({ scope: 'slots', slots: 3 });
-    expect(selectors.slice(1)).toEqual(['status.dueSlot=2026-11-22T10:00:00Z', 'status.dueSlot=2026-11-22T10:00:01Z', 'status.dueSlot=2026-11-22T10:00:02Z']);
+    expect(selectors.slice(1)).toEqual([
+      'status.dueSlot=2026-11-22T10:00:00Z',
+      'status.dueSlot=2026-11-22T10:00:01Z',
+      'status.dueSlot=2026-11-22T10:00:02Z',
+    ]);
   });
 
   it('sweeps again after a gap longer than it would list second by second', async () => {

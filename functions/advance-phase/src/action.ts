@@ -92,7 +92,10 @@ export const Envelope = z.looseObject({
 });
 export type Envelope = z.infer<typeof Envelope>;
 
-export const Action = z.extend(Envelope, { spec: Spec, status: z._default(Status, { timestamps: [], observedGeneration: 0 }) });
+export const Action = z.extend(Envelope, {
+  spec: Spec,
+  status: z._default(Status, { timestamps: [], observedGeneration: 0 }),
+});
 export type Action = z.infer<typeof Action>;
 
 /**

@@ -57,11 +57,22 @@ export function apiClient(kc: KubeConfig, opts: ClientOptions = {}): ApiClient {
   const server = new URL(cluster.server);
   const connect = connection(kc, server, cluster.skipTLSVerify);
 
-  async function call(method: string, path: string, body?: unknown, { contentType = 'application/json', accept = 'application/json', verb }: CallOptions = {}): Promise<Answer> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    { contentType = 'application/json', accept = 'application/json', verb }: CallOptions = {},
+  ): Promise<Answer> {
     const started = performance.now();
     let code = 0;
     try {
-      const res = await send(server, await connect(), { method, path, contentType, accept, payload: body === undefined ? undefined : goJson(body) });
+      const res = await send(server, await connect(), {
+        method,
+        path,
+        contentType,
+        accept,
+        payload: body === undefined ? undefined : goJson(body),
+      });
       code = res.status;
       return res;
     } finally {
@@ -99,7 +110,11 @@ function connection(kc: KubeConfig, server: URL, skipTLSVerify: boolean): () => 
       const pool = { keepAlive: true, maxSockets: MAX_SOCKETS };
       agent ??=
         server.protocol === 'https:'
-          ? new https.Agent({ ...pool, secureContext: tls.createSecureContext({ ca: opts.ca, cert: opts.cert, key: opts.key }), rejectUnauthorized: !skipTLSVerify })
+          ? new https.Agent({
+              ...pool,
+              secureContext: tls.createSecureContext({ ca: opts.ca, cert: opts.cert, key: opts.key }),
+              rejectUnauthorized: !skipTLSVerify,
+            })
           : new http.Agent(pool);
       auth = { headers: { ...(opts.headers as http.OutgoingHttpHeaders | undefined) }, at: Date.now() };
     }
@@ -113,14 +128,25 @@ function send(
   r: { method: string; path: string; contentType: string; accept: string; payload: string | undefined },
 ): Promise<Answer> {
   const lib = server.protocol === 'https:' ? https : http;
-  const body = r.payload === undefined ? {} : { 'content-type': r.contentType, 'content-length': Buffer.byteLength(r.payload) };
+  const body =
+    r.payload === undefined ? {} : { 'content-type': r.contentType, 'content-length': Buffer.byteLength(r.payload) };
   return new Promise((resolve, reject) => {
     const req = lib.request(
-      { protocol: server.protocol, hostname: server.hostname, port: server.port, path: r.path, method: r.method, agent, headers: { ...headers, accept: r.accept, ...body } },
+      {
+        protocol: server.protocol,
+        hostname: server.hostname,
+        port: server.port,
+        path: r.path,
+        method: r.method,
+        agent,
+        headers: { ...headers, accept: r.accept, ...body },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
         res.on('error', reject);
       },
     );

@@ -44,7 +44,10 @@ export function createApp(opts: AppOptions): express.Express {
     void eventContext.run({ ...traceOf(req.headers) }, async () => {
       try {
         const read = readCloudEvent(req.headers, Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
-        if ('error' in read) { send(res, refuse(read.error)); return; }
+        if ('error' in read) {
+          send(res, refuse(read.error));
+          return;
+        }
         const { event } = read;
         Object.assign(eventContext.getStore() ?? {}, traceOf(req.headers, event['traceparent']), { id: event.id });
         send(res, await handle(event, res.locals['subject'] as string | null));
@@ -71,20 +74,25 @@ function senderCheck(opts: AppOptions): (req: Request, res: Response, next: Next
   const { log, metrics } = opts;
   return async (req, res, next) => {
     try {
-      const verdict: Verdict = opts.auth ? await opts.auth.check(req.headers.authorization) : { ok: true, subject: null };
+      const verdict: Verdict = opts.auth
+        ? await opts.auth.check(req.headers.authorization)
+        : { ok: true, subject: null };
       if (verdict.ok) {
         res.locals['subject'] = verdict.subject;
-        next(); return;
+        next();
+        return;
       }
       const { status, reason } = verdict;
       if (status === 503) {
         metrics.errors.inc();
         log.error({ reason }, 'cannot authenticate senders');
-        send(res, { status, body: { error: 'cannot authenticate senders now', reason } }); return;
+        send(res, { status, body: { error: 'cannot authenticate senders now', reason } });
+        return;
       }
       metrics.rejected.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
       log.warn({ ...traceOf(req.headers), status, reason }, 'refused a sender');
-      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
+      const headers: Record<string, string> =
+        status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
       send(res, { status, headers, body: { error: status === 401 ? 'unauthenticated' : 'forbidden', reason } });
     } catch (error) {
       next(error);
@@ -93,14 +101,18 @@ function senderCheck(opts: AppOptions): (req: Request, res: Response, next: Next
 }
 
 /** Errors as answers: 413 and other 4xx as they are, everything else a 500 that Knative retries. */
-function errorReply(opts: AppOptions): (error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => void {
+function errorReply(
+  opts: AppOptions,
+): (error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => void {
   return (error, _req, res, _next) => {
     if (error.type === 'entity.too.large') {
       opts.metrics.rejected.inc({ reason: 'too-large' });
-      send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } }); return;
+      send(res, { status: 413, body: { error: 'body too large', limit: opts.maxBodyBytes } });
+      return;
     }
     if (error.status && error.status >= 400 && error.status < 500) {
-      send(res, { status: error.status, body: { error: error.message } }); return;
+      send(res, { status: error.status, body: { error: error.message } });
+      return;
     }
     // API server trouble and the unexpected: 5xx, so Knative retries the event.
     opts.metrics.errors.inc();

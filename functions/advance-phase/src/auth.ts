@@ -17,9 +17,7 @@ export interface AuthApi {
 
 export type AuthMode = 'oidc' | 'auto';
 
-export type Verdict =
-  | { ok: true; subject: string | null }
-  | { ok: false; status: 401 | 403 | 503; reason: string };
+export type Verdict = { ok: true; subject: string | null } | { ok: false; status: 401 | 403 | 503; reason: string };
 
 /** What the senders' status says: the subjects that may send, and whether OIDC is on at all. */
 export interface Senders {
@@ -84,7 +82,8 @@ export function senderAuth(opts: {
       }
       // auto: a cluster without OIDC sends no tokens; the writes' own proofs still hold.
       if (mode === 'auto' && known.subjects.length === 0) return { ok: true, subject: null };
-      if (!token) return { ok: false, status: 401, reason: 'no bearer token: only Knative senders with OIDC may post here' };
+      if (!token)
+        return { ok: false, status: 401, reason: 'no bearer token: only Knative senders with OIDC may post here' };
       let verified: { subject: string } | string;
       try {
         verified = await verify(token);
@@ -108,11 +107,20 @@ async function loadKeys(api: AuthApi) {
 }
 
 /** The token's subject if the issuer signed it for `audience` and it is unexpired; else why not. */
-async function verifyToken(token: string, audience: string, keys: { get(again: boolean): Promise<Keys> }): Promise<{ subject: string } | string> {
+async function verifyToken(
+  token: string,
+  audience: string,
+  keys: { get(again: boolean): Promise<Keys> },
+): Promise<{ subject: string } | string> {
   for (const again of [false, true]) {
     const { issuer, keySet, jwtVerify } = await keys.get(again);
     try {
-      const { payload } = await jwtVerify(token, keySet, { issuer, audience, algorithms: ALGORITHMS, clockTolerance: LEEWAY_S });
+      const { payload } = await jwtVerify(token, keySet, {
+        issuer,
+        audience,
+        algorithms: ALGORITHMS,
+        clockTolerance: LEEWAY_S,
+      });
       if (typeof payload.sub !== 'string') return 'the token has no subject';
       return { subject: payload.sub };
     } catch (error) {
@@ -132,7 +140,8 @@ async function readSenders(api: AuthApi, refs: SenderRef[]): Promise<Senders> {
     const parsed = SenderStatus.safeParse(object);
     const account = parsed.success ? parsed.data.status?.auth?.serviceAccountName : undefined;
     if (account) result.subjects.push(`system:serviceaccount:${ref.namespace}:${account}`);
-    else result.unauthenticated.push(`${ref.kind}/${ref.namespace}/${ref.name}${object === null ? ' (not found)' : ''}`);
+    else
+      result.unauthenticated.push(`${ref.kind}/${ref.namespace}/${ref.name}${object === null ? ' (not found)' : ''}`);
   }
   return result;
 }

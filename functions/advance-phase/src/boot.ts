@@ -24,8 +24,12 @@ function readCache(): Buffer | undefined {
 const writeCacheTo = process.env['ADVANCE_PHASE_WRITE_CODE_CACHE'];
 const cachedData = writeCacheTo ? undefined : readCache();
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-if (writeCacheTo) process.once('exit', () => { writeFileSync(writeCacheTo, script.createCachedData()); });
-else if (cachedData === undefined) process.stderr.write(`no code cache at ${cacheFile}: compiling (run npm run build)\n`);
+if (writeCacheTo)
+  process.once('exit', () => {
+    writeFileSync(writeCacheTo, script.createCachedData());
+  });
+else if (cachedData === undefined)
+  process.stderr.write(`no code cache at ${cacheFile}: compiling (run npm run build)\n`);
 else if (script.cachedDataRejected) process.stderr.write(`code cache ${cacheFile} rejected by this Node: compiling\n`);
 
 const mod = new Module(file);

@@ -10,7 +10,8 @@ export type Read = { event: CloudEventV1<unknown> } | { error: string };
 
 export function readCloudEvent(headers: IncomingHttpHeaders, body: string): Read {
   const contentType = headers['content-type'] ?? '';
-  if (contentType.startsWith('application/cloudevents-batch+json')) return { error: 'batched CloudEvents are not supported' };
+  if (contentType.startsWith('application/cloudevents-batch+json'))
+    return { error: 'batched CloudEvents are not supported' };
 
   // Structured mode: parsed once here, and the SDK is handed the object, not the text again.
   let message: string | Record<string, unknown> = body;

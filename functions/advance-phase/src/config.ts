@@ -7,7 +7,10 @@ import * as z from 'zod/mini';
 import { formatIssues } from './action.js';
 import { parseSenders } from './senders.js';
 
-const flag = z.pipe(z.enum(['true', 'false', '1', '0', '']), z.transform((v) => v === 'true' || v === '1'));
+const flag = z.pipe(
+  z.enum(['true', 'false', '1', '0', '']),
+  z.transform((v) => v === 'true' || v === '1'),
+);
 /** A whole number from an environment string, within bounds, with a default when unset. */
 const count = (min: number, max: number, fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
@@ -33,14 +36,20 @@ export const Config = z.object({
    */
   SENDER_AUTH: z._default(z.enum(['auto', 'oidc', 'none']), 'auto'),
   /** The audience tokens must be for: config/knative's `audience` on the Trigger and PingSource. */
-  SENDER_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'serving.knative.dev/service/advance-phase/advance-phase'),
+  SENDER_AUDIENCE: z._default(
+    z.string().check(z.minLength(1)),
+    'serving.knative.dev/service/advance-phase/advance-phase',
+  ),
   /** The Knative objects that may send, `kind/namespace/name` (config/knative's Trigger and PingSources; the tick is the any-broker overlay's). */
   SENDERS: z.prefault(
-    z.pipe(z.string(), z.transform((text, ctx) => {
-      const refs = parseSenders(text);
-      if (typeof refs === 'string') ctx.issues.push({ code: 'custom', message: refs, input: text });
-      return typeof refs === 'string' ? [] : refs;
-    })),
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx) => {
+        const refs = parseSenders(text);
+        if (typeof refs === 'string') ctx.issues.push({ code: 'custom', message: refs, input: text });
+        return typeof refs === 'string' ? [] : refs;
+      }),
+    ),
     'trigger/advance-phase/advance-phase,pingsource/advance-phase/advance-phase-sweep,pingsource/advance-phase/advance-phase-tick',
   ),
 });

@@ -54,14 +54,19 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     const parsed = parseAction(event.data);
     if (parsed.kind === 'not-an-action') return refuse(`data is not an Action: ${parsed.reason}`);
-    if (event.type === EVENT_TYPES.delete) return answer(deps, parsed.envelope, event.type, { kind: 'done', reason: 'gone' });
+    if (event.type === EVENT_TYPES.delete)
+      return answer(deps, parsed.envelope, event.type, { kind: 'done', reason: 'gone' });
     const { decision, eventError } = await reconcile(deps.kube, parsed, deps.now);
     const dryRun = deps.kube === null;
-    if (!dryRun && decision.kind === 'advance' && decision.lateSeconds !== undefined) deps.metrics.lateness.observe(decision.lateSeconds);
+    if (!dryRun && decision.kind === 'advance' && decision.lateSeconds !== undefined)
+      deps.metrics.lateness.observe(decision.lateSeconds);
     if (eventError) deps.log.warn({ err: eventError }, 'phase started but its Kubernetes Event failed');
     // In dry-run a person reads the answer: the JSON Patch the write would send (null: the event
     // shows too little to prove, so the function would read the object first).
-    const patch = dryRun && 'status' in decision && decision.status ? statusPatch(parsed.envelope, decision.status, false) : undefined;
+    const patch =
+      dryRun && 'status' in decision && decision.status
+        ? statusPatch(parsed.envelope, decision.status, false)
+        : undefined;
     return answer(deps, parsed.envelope, event.type, decision, patch);
   }
 
@@ -69,8 +74,19 @@ export function createHandler(deps: HandlerDeps): Handler {
 }
 
 /** The decision as Knative reads it, counted and logged. */
-function answer(deps: HandlerDeps, envelope: Envelope, type: string, decision: Decision, patch?: ReturnType<typeof statusPatch>): Reply {
-  const { reply, summary } = replyTo(decision, { now: deps.now(), dryRun: deps.kube === null, waitMode: deps.waitMode, ...(patch === undefined ? {} : { patch }) });
+function answer(
+  deps: HandlerDeps,
+  envelope: Envelope,
+  type: string,
+  decision: Decision,
+  patch?: ReturnType<typeof statusPatch>,
+): Reply {
+  const { reply, summary } = replyTo(decision, {
+    now: deps.now(),
+    dryRun: deps.kube === null,
+    waitMode: deps.waitMode,
+    ...(patch === undefined ? {} : { patch }),
+  });
   deps.metrics.decisions.inc({ kind: decision.kind });
   const action = `${envelope.metadata.namespace}/${envelope.metadata.name}`;
   deps.log.info({ action, event: type, decision: summary }, `${action}: ${decision.kind}`);
@@ -90,8 +106,18 @@ async function onDeadLetter(deps: HandlerDeps, event: CloudEventV1<unknown>, sub
   const parsed = parseAction(event.data);
   // Recording it is a write nothing can prove: only for a sender Knative authenticated.
   if (kube && subject !== null && parsed.kind !== 'not-an-action') {
-    const failed = await recordDeadLetter(kube, parsed.envelope, { type: event.type, id: event.id, code, dest, detail });
+    const failed = await recordDeadLetter(kube, parsed.envelope, {
+      type: event.type,
+      id: event.id,
+      code,
+      dest,
+      detail,
+    });
     if (failed) log.warn({ err: failed }, 'could not record the dead letter as a Kubernetes Event');
   }
-  return { status: 200, headers: { 'x-advance-decision': 'dead-letter' }, body: kube === null ? { dryRun: true, deadLetter: { code, dest, detail } } : undefined };
+  return {
+    status: 200,
+    headers: { 'x-advance-decision': 'dead-letter' },
+    body: kube === null ? { dryRun: true, deadLetter: { code, dest, detail } } : undefined,
+  };
 }

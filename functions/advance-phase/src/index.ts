@@ -47,11 +47,18 @@ async function authenticator(api: AuthApi | null): Promise<SenderAuth | null> {
   // so that the function listens meanwhile.
   auth.prime().then(
     ({ subjects, unauthenticated }) => {
-      if (subjects.length) log.info({ subjects, audience: config.SENDER_AUDIENCE, unauthenticated }, 'OIDC sender authentication on');
-      else if (config.SENDER_AUTH === 'oidc') log.error({ unauthenticated }, 'SENDER_AUTH=oidc but no sender has an OIDC identity: every event is refused (is authentication-oidc on?)');
+      if (subjects.length)
+        log.info({ subjects, audience: config.SENDER_AUDIENCE, unauthenticated }, 'OIDC sender authentication on');
+      else if (config.SENDER_AUTH === 'oidc')
+        log.error(
+          { unauthenticated },
+          'SENDER_AUTH=oidc but no sender has an OIDC identity: every event is refused (is authentication-oidc on?)',
+        );
       else log.warn({ unauthenticated }, `Knative OIDC is off for every sender: ${UNAUTHENTICATED}`);
     },
-    (error: unknown) => { log.error({ err: error }, 'cannot read the senders or the issuer yet: events get 503 until it can'); },
+    (error: unknown) => {
+      log.error({ err: error }, 'cannot read the senders or the issuer yet: events get 503 until it can');
+    },
   );
   return auth;
 }
@@ -77,7 +84,15 @@ async function main(): Promise<void> {
   });
 
   const server = app.listen(config.PORT, () => {
-    log.info({ port: config.PORT, dryRun: kube === null, namespace: config.WATCH_NAMESPACE || '*', waitMode: config.WAIT_MODE }, 'listening');
+    log.info(
+      {
+        port: config.PORT,
+        dryRun: kube === null,
+        namespace: config.WATCH_NAMESPACE || '*',
+        waitMode: config.WAIT_MODE,
+      },
+      'listening',
+    );
   });
   server.keepAliveTimeout = 65_000; // longer than the Knative queue-proxy's idle timeout
 
@@ -93,8 +108,12 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 20_000).unref();
   }
-  process.on('SIGTERM', () => { shutdown('SIGTERM'); });
-  process.on('SIGINT', () => { shutdown('SIGINT'); });
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
 }
 
 main().catch((error: unknown) => {

@@ -33,7 +33,11 @@ export interface Kube {
   /** One page of Actions; `namespace` undefined lists every namespace. */
   list(opts: { namespace?: string; fieldSelector: string; limit: number; continue?: string }): Promise<ActionList>;
   /** Deletes exactly this version of the object; 'conflict' if it has changed or been replaced. */
-  deleteAction(namespace: string, name: string, version: { uid: string; resourceVersion: string }): Promise<WriteResult>;
+  deleteAction(
+    namespace: string,
+    name: string,
+    version: { uid: string; resourceVersion: string },
+  ): Promise<WriteResult>;
   recordEvent(event: ActionEvent): Promise<void>;
 }
 
@@ -58,7 +62,8 @@ const CONTROLLER = 'opdemo.net/advance-phase';
 export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi {
   const { prefix, call, getJson } = apiClient(kc, opts);
   const base = `${prefix}/apis/${GROUP}/${VERSION}`;
-  const actionPath = (namespace: string, name: string) => `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
+  const actionPath = (namespace: string, name: string) =>
+    `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
   const instance = os.hostname();
 
   return {
@@ -73,11 +78,17 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
 
     sender({ kind, namespace, name }) {
       const [ns, n] = [encodeURIComponent(namespace), encodeURIComponent(name)];
-      return getJson(`${prefix}${SENDER_API[kind].replace('%s', ns).replace('%s', n)}`, `get ${kind} ${namespace}/${name}`, { missing: 'null' });
+      return getJson(
+        `${prefix}${SENDER_API[kind].replace('%s', ns).replace('%s', n)}`,
+        `get ${kind} ${namespace}/${name}`,
+        { missing: 'null' },
+      );
     },
 
     async patchStatus(namespace, name, patch) {
-      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, { contentType: 'application/json-patch+json' });
+      const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, {
+        contentType: 'application/json-patch+json',
+      });
       return writeResult(res, `patch ${namespace}/${name} status`);
     },
 
@@ -86,18 +97,29 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
     async list({ namespace, fieldSelector, limit, continue: token }) {
       const scope = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}` : `${base}/${PLURAL}`;
       const query = new URLSearchParams({ fieldSelector, limit: String(limit), ...(token ? { continue: token } : {}) });
-      const page = (await getJson(`${scope}?${query.toString()}`, `list ${PLURAL}`, { verb: 'list' })) as { items?: unknown[]; metadata?: { continue?: string } };
+      const page = (await getJson(`${scope}?${query.toString()}`, `list ${PLURAL}`, { verb: 'list' })) as {
+        items?: unknown[];
+        metadata?: { continue?: string };
+      };
       return { items: page.items ?? [], continue: page.metadata?.continue || undefined };
     },
 
     async deleteAction(namespace, name, { uid, resourceVersion }) {
-      const res = await call('DELETE', actionPath(namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid, resourceVersion } });
+      const res = await call('DELETE', actionPath(namespace, name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid, resourceVersion },
+      });
       return writeResult(res, `delete ${namespace}/${name}`);
     },
 
     async recordEvent(event) {
       const { namespace, name } = event.regarding.metadata;
-      const res = await call('POST', `${prefix}/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, eventObject(event, instance));
+      const res = await call(
+        'POST',
+        `${prefix}/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        eventObject(event, instance),
+      );
       // 409: this very event exists already (a duplicate delivery); that is the point of the key.
       if (res.status !== 201 && res.status !== 200 && res.status !== 409) {
         throw new KubeError(res.status, res.text, `create event for ${namespace}/${name}`);
@@ -107,7 +129,10 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
 }
 
 /** An events.k8s.io/v1 Event about an Action, from this controller and instance. */
-function eventObject({ regarding, type, reason, action, note, key }: ActionEvent, instance: string): Record<string, unknown> {
+function eventObject(
+  { regarding, type, reason, action, note, key }: ActionEvent,
+  instance: string,
+): Record<string, unknown> {
   const { namespace, name, uid, resourceVersion } = regarding.metadata;
   const suffix = key ?? `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   return {

@@ -10,6 +10,11 @@ export const eventContext = new AsyncLocalStorage<Record<string, string>>();
 
 /** `destination`: stdout unless given (tests read the lines). */
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
-  const options = { name: 'advance-phase', level, base: { service: 'advance-phase' }, mixin: () => eventContext.getStore() ?? {} };
+  const options = {
+    name: 'advance-phase',
+    level,
+    base: { service: 'advance-phase' },
+    mixin: () => eventContext.getStore() ?? {},
+  };
   return destination ? pino(options, destination) : pino(options);
 }

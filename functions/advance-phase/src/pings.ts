@@ -24,19 +24,35 @@ export function pingHandler(deps: HandlerDeps): (event: CloudEventV1<unknown>) =
     const tick = PingData.safeParse(event.data).data?.tick === true;
     if (sweepOnce === null || tickOnce === null) {
       const what = tick ? 'tick' : 'sweep';
-      return { status: 200, headers: { 'x-advance-decision': `${what}-skipped` }, body: { dryRun: true, [what]: 'skipped: no API server in dry-run' } };
+      return {
+        status: 200,
+        headers: { 'x-advance-decision': `${what}-skipped` },
+        body: { dryRun: true, [what]: 'skipped: no API server in dry-run' },
+      };
     }
     if (!tick) {
       const { result, shared } = await sweepOnce();
       // Failures are logged, not retried as a whole: the next ping sweeps again.
-      return { status: 200, headers: { 'x-advance-decision': shared ? 'sweep-shared' : 'sweep', 'x-advance-swept': String(result.listed) } };
+      return {
+        status: 200,
+        headers: { 'x-advance-decision': shared ? 'sweep-shared' : 'sweep', 'x-advance-swept': String(result.listed) },
+      };
     }
     if (deps.waitMode !== 'tick' && !warned) {
       warned = true;
-      deps.log.warn('ticks arrive but WAIT_MODE=retry-after: not-due events still get 503 + Retry-After, which a broker that ignores it retries until it gives up; set WAIT_MODE=tick');
+      deps.log.warn(
+        'ticks arrive but WAIT_MODE=retry-after: not-due events still get 503 + Retry-After, which a broker that ignores it retries until it gives up; set WAIT_MODE=tick',
+      );
     }
     const { result, shared } = await tickOnce();
-    return { status: 200, headers: { 'x-advance-decision': shared ? 'tick-shared' : 'tick', 'x-advance-swept': String(result.listed), 'x-advance-scope': result.scope } };
+    return {
+      status: 200,
+      headers: {
+        'x-advance-decision': shared ? 'tick-shared' : 'tick',
+        'x-advance-swept': String(result.listed),
+        'x-advance-scope': result.scope,
+      },
+    };
   };
 }
 
@@ -48,7 +64,10 @@ async function runSweep({ metrics, log, sweep: opts, now }: HandlerDeps, kube: K
   for (const [kind, n] of Object.entries(result.decisions)) metrics.sweepDecisions.inc({ kind }, n);
   for (const late of result.lateSeconds) metrics.lateness.observe(late);
   const { lateSeconds: _late, ...summary } = result;
-  log[result.failures.length ? 'warn' : 'info']({ sweep: { ...summary, ms: Date.now() - started } }, `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`);
+  log[result.failures.length ? 'warn' : 'info'](
+    { sweep: { ...summary, ms: Date.now() - started } },
+    `sweep: ${result.listed} unfinished, ${result.decisions['advance'] ?? 0} advanced`,
+  );
   return result;
 }
 
@@ -62,7 +81,10 @@ async function runTick({ metrics, log }: HandlerDeps, ticker: { tick(): Promise<
   const { lateSeconds: _late, ...summary } = result;
   // A tick that found nothing is the common case, every few seconds: debug, not info.
   const level = result.failures.length ? 'warn' : result.listed || result.scope === 'full' ? 'info' : 'debug';
-  log[level]({ tick: { ...summary, ms: Date.now() - started } }, `tick (${result.scope}): ${result.listed} listed, ${result.decisions['advance'] ?? 0} advanced`);
+  log[level](
+    { tick: { ...summary, ms: Date.now() - started } },
+    `tick (${result.scope}): ${result.listed} listed, ${result.decisions['advance'] ?? 0} advanced`,
+  );
   return result;
 }
 

@@ -67,19 +67,28 @@ export async function reconcile(
  * The decision's one write, if it has one: 'nothing' to write, 'unproven' when what the
  * decision read cannot be proven in the write (the object must be read first), or the write's result.
  */
-async function write(kube: Kube, decision: Decision, current: ParsedAction, fromServer: boolean): Promise<WriteResult | 'unproven' | 'nothing'> {
+async function write(
+  kube: Kube,
+  decision: Decision,
+  current: ParsedAction,
+  fromServer: boolean,
+): Promise<WriteResult | 'unproven' | 'nothing'> {
   switch (decision.kind) {
     case 'advance':
     case 'refresh':
     case 'reject': {
       if (decision.status === null) return 'nothing';
       const patch = statusPatch(current.envelope, decision.status, fromServer);
-      return patch === null ? 'unproven' : kube.patchStatus(current.envelope.metadata.namespace, current.envelope.metadata.name, patch);
+      return patch === null
+        ? 'unproven'
+        : kube.patchStatus(current.envelope.metadata.namespace, current.envelope.metadata.name, patch);
     }
     case 'delete':
       // A delete cannot test the spec it read, only the version: so it deletes only a version
       // the function read itself. Once per Action.
-      return fromServer ? kube.deleteAction(current.envelope.metadata.namespace, current.envelope.metadata.name, decision) : 'unproven';
+      return fromServer
+        ? kube.deleteAction(current.envelope.metadata.namespace, current.envelope.metadata.name, decision)
+        : 'unproven';
     case 'wait':
     case 'done':
       return 'nothing';
@@ -87,7 +96,11 @@ async function write(kube: Kube, decision: Decision, current: ParsedAction, from
 }
 
 /** The PhaseStarted Event; its failure is returned, not thrown: the phase is written either way. */
-async function recordPhase(kube: Kube, regarding: Envelope, decision: Extract<Decision, { kind: 'advance' }>): Promise<Error | undefined> {
+async function recordPhase(
+  kube: Kube,
+  regarding: Envelope,
+  decision: Extract<Decision, { kind: 'advance' }>,
+): Promise<Error | undefined> {
   try {
     await kube.recordEvent({
       regarding,

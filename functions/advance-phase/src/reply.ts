@@ -56,15 +56,26 @@ export function replyTo(
   }
   if ('reason' in summary) headers['x-advance-reason'] = headerValue(String(summary['reason']));
 
-  if (status === 400) return { summary, reply: { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } } };
+  if (status === 400)
+    return {
+      summary,
+      reply: { status, headers, body: { error: 'invalid Action spec', reason: summary['reason'], decision: summary } },
+    };
   if (status === 503) return { summary, reply: { status, headers, body: { decision: summary } } };
   const patch = opts.patch === undefined ? {} : { patch: opts.patch };
-  return { summary, reply: { status, headers, body: opts.dryRun ? { dryRun: true, decision: summary, ...patch } : undefined } };
+  return {
+    summary,
+    reply: { status, headers, body: opts.dryRun ? { dryRun: true, decision: summary, ...patch } : undefined },
+  };
 }
 
 /** A 400 for what is not an event the function takes. */
 export function badRequest(reason: string, extra: Record<string, unknown> = {}): Reply {
-  return { status: 400, headers: { 'x-advance-decision': 'rejected' }, body: { error: 'bad request', reason, ...extra } };
+  return {
+    status: 400,
+    headers: { 'x-advance-decision': 'rejected' },
+    body: { error: 'bad request', reason, ...extra },
+  };
 }
 
 /**

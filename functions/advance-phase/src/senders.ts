@@ -11,7 +11,10 @@ export interface SenderRef {
 /** `kind/namespace/name,...`, or what is wrong with it. */
 export function parseSenders(text: string): SenderRef[] | string {
   const refs: SenderRef[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kind, namespace, name, ...rest] = item.split('/');
     if ((kind !== 'trigger' && kind !== 'pingsource') || !namespace || !name || rest.length) {
       return `${JSON.stringify(item)}: expected trigger/<namespace>/<name> or pingsource/<namespace>/<name>`;

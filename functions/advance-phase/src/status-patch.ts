@@ -7,9 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isRecord, type Envelope } from './action.js';
 
-export type PatchOperation =
-  | { op: 'test' | 'add'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type PatchOperation = { op: 'test' | 'add'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /**
  * `seen` is the object the decision read, exactly as it arrived; `fromServer` says whether the
@@ -48,14 +46,20 @@ function changes(before: Record<string, unknown> | undefined, next: Record<strin
     const [was, now] = [before[key], next[key]];
     if (!(key in next)) ops.push({ op: 'remove', path });
     else if (isDeepStrictEqual(was, now)) continue;
-    else if (key === 'timestamps' && appendsOne(was, now)) ops.push({ op: 'add', path: `${path}/-`, value: (now as unknown[]).at(-1) });
+    else if (key === 'timestamps' && appendsOne(was, now))
+      ops.push({ op: 'add', path: `${path}/-`, value: (now as unknown[]).at(-1) });
     else ops.push({ op: 'add', path, value: now }); // `add` replaces an existing member
   }
   return ops;
 }
 
 function appendsOne(was: unknown, now: unknown): boolean {
-  return Array.isArray(was) && Array.isArray(now) && now.length === was.length + 1 && isDeepStrictEqual(now.slice(0, -1), was);
+  return (
+    Array.isArray(was) &&
+    Array.isArray(now) &&
+    now.length === was.length + 1 &&
+    isDeepStrictEqual(now.slice(0, -1), was)
+  );
 }
 
 /**
@@ -65,5 +69,8 @@ function appendsOne(was: unknown, now: unknown): boolean {
  * match. These characters only ever occur inside strings, so escaping them everywhere is exact.
  */
 export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -87,7 +87,10 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
     observedGeneration: generation ?? 0,
     conditions: withConditions(
       kept,
-      [{ ...succeeded, type: CONDITIONS.succeeded }, { ...reconciling, type: CONDITIONS.reconciling }],
+      [
+        { ...succeeded, type: CONDITIONS.succeeded },
+        { ...reconciling, type: CONDITIONS.reconciling },
+      ],
       generation,
       now,
     ),
@@ -137,8 +140,16 @@ function withConditions(
     ...others,
     ...next.map(({ type, status, reason, message }) => {
       const previous = existing?.find((c) => c.type === type);
-      const lastTransitionTime = previous && previous.status === status ? previous.lastTransitionTime : now.toISOString();
-      return { type, status, reason, message, lastTransitionTime, ...(generation === undefined ? {} : { observedGeneration: generation }) };
+      const lastTransitionTime =
+        previous && previous.status === status ? previous.lastTransitionTime : now.toISOString();
+      return {
+        type,
+        status,
+        reason,
+        message,
+        lastTransitionTime,
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      };
     }),
   ];
 }

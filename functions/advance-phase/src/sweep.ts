@@ -39,7 +39,12 @@ export function emptyResult(): SweepResult {
 }
 
 /** Lists the Actions `fieldSelector` selects, page by page, and reconciles each (adding to `result`). */
-export async function reconcileListed(kube: Kube, fieldSelector: string, opts: SweepOptions, result: SweepResult): Promise<void> {
+export async function reconcileListed(
+  kube: Kube,
+  fieldSelector: string,
+  opts: SweepOptions,
+  result: SweepResult,
+): Promise<void> {
   let token: string | undefined;
   do {
     const page = await kube.list({
@@ -68,7 +73,8 @@ async function sweepOne(kube: Kube, item: unknown, result: SweepResult, now?: ()
     result.decisions[outcome.decision.kind] = (result.decisions[outcome.decision.kind] ?? 0) + 1;
     result.writes += outcome.writes;
     result.reads += outcome.reads;
-    if (outcome.decision.kind === 'advance' && outcome.decision.lateSeconds !== undefined) result.lateSeconds.push(outcome.decision.lateSeconds);
+    if (outcome.decision.kind === 'advance' && outcome.decision.lateSeconds !== undefined)
+      result.lateSeconds.push(outcome.decision.lateSeconds);
   } catch (error) {
     result.failures.push({ action: `${meta.namespace}/${meta.name}`, error: String(error) });
   }
