@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Envelope } from './action.js';
-import { apiClient, KubeError, type Answer, type ClientOptions } from './api-client.js';
+import { apiClient, KubeError, type Answer, type ApiClient, type ClientOptions } from './api-client.js';
 import type { AuthApi } from './auth.js';
 import type { SenderRef } from './senders.js';
 import type { PatchOperation } from './status-patch.js';
@@ -60,12 +60,12 @@ export type KubeOptions = ClientOptions;
 const CONTROLLER = 'opdemo.net/advance-phase';
 
 export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi {
-  const { prefix, call, getJson } = apiClient(kc, opts);
-  const base = `${prefix}/apis/${GROUP}/${VERSION}`;
-  const actionPath = (namespace: string, name: string) =>
-    `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
-  const instance = os.hostname();
+  const client = apiClient(kc, opts);
+  return { ...actionsApi(client), ...authApi(client) };
+}
 
+/** What the sender check reads (auth.ts). */
+function authApi({ prefix, getJson }: ApiClient): AuthApi {
   return {
     // The API server's own view of its service-account issuer: the keys it signs tokens with.
     async issuerKeys() {
@@ -84,7 +84,17 @@ export function kubeFor(kc: KubeConfig, opts: KubeOptions = {}): Kube & AuthApi 
         { missing: 'null' },
       );
     },
+  };
+}
 
+/** The verbs on Actions and their Events. */
+function actionsApi({ prefix, call, getJson }: ApiClient): Kube {
+  const base = `${prefix}/apis/${GROUP}/${VERSION}`;
+  const actionPath = (namespace: string, name: string) =>
+    `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
+  const instance = os.hostname();
+
+  return {
     async patchStatus(namespace, name, patch) {
       const res = await call('PATCH', `${actionPath(namespace, name)}/status`, patch, {
         contentType: 'application/json-patch+json',
