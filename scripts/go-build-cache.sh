@@ -8,6 +8,7 @@
 #   cache_begin NAME FILE...        # sets $dir; exits 0 printing "$dir$result" when cached
 #   cache_step LABEL CMD...         # runs CMD (a build) with a heartbeat; dies if it fails
 #   cache_finish                    # moves the build into place
+#   build_module_binary NAME LABEL  # all of the above for a module that makes one binary
 cache_root="${ADVANCE_PHASE_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache}"
 cache_name="go-build"
 result="" # what the caller prints, relative to $dir (a binary's name, or nothing for the folder)
@@ -61,4 +62,18 @@ cache_finish() {
   # Another build may have won the race; its result is as good as ours.
   mv -T "$tmp" "$dir" 2>/dev/null || complete "$dir" || die "could not move $tmp to $dir"
   log "done in $((SECONDS - cache_started)) s: $dir"
+}
+
+# The whole build of a module that makes one binary named after it, from its module files,
+# every Go source and build.sh itself: build_module_binary NAME "LABEL (cold: ...)".
+# Run from the module's folder; prints the binary's path.
+build_module_binary() {
+  local name="$1" label="$2" sources
+  complete() { [[ -x "$1/$name" ]]; }
+  result="/$name"
+  mapfile -t sources < <(find . -name '*.go' -type f | LC_ALL=C sort)
+  cache_begin "$name" go.mod go.sum build.sh "${sources[@]}"
+  cache_step "$label" env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/$name" .
+  cache_finish
+  echo "$dir$result"
 }

@@ -1,5 +1,6 @@
 // Each measurement of bench/run.ts, written once and run against either system.
 import { spawn } from 'node:child_process';
+import { example, post } from '../../test/support/http.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -345,17 +346,7 @@ export async function sweepCost(stack: Stack, system: System, finished: number, 
   const audit = stack.cluster.auditLog as string;
   const mark = auditMark(audit);
   const started = Date.now();
-  const res = await fetch(await stack.functionUrl(), {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'ce-specversion': '1.0',
-      'ce-type': 'dev.knative.sources.ping',
-      'ce-source': 'bench',
-      'ce-id': `sweep-${Date.now()}`,
-    },
-    body: '{}',
-  });
+  const res = await post(await stack.functionUrl(), { ...example('ping'), id: `sweep-${Date.now()}` }, 'binary');
   const sweepMs = Date.now() - started;
   if (res.status !== 200) throw new Error(`sweep answered ${res.status}`);
   const calls = apiCalls(audit, mark, system.users);

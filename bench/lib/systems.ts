@@ -2,11 +2,14 @@
 // Knative's broker waiting by Retry-After (config/knative), the same function waiting by ticks
 // (config/knative/overlays/any-broker), and a controller-runtime reconciler. Only one is
 // switched on at a time.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
 import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster/processes.js';
-import { NS, waitForChain, type Stack } from '../../test/stack/stack.js';
+import { NS, tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
+import { repoRoot } from '../../test/support/repo.js';
 import type { Processes } from './stats.js';
 
 export interface Reported {
@@ -18,8 +21,15 @@ export interface Reported {
 
 export type SystemName = 'function' | 'function-tick' | 'peer';
 
-/** The any-broker overlay's tick period (every 2 s) and the most mtping delays a send on purpose. */
-export const TICK_MS = 2000;
+/** The any-broker overlay's tick period, from its PingSource, and the most mtping delays a send on purpose. */
+export const TICK_MS =
+  tickSecondsOf(
+    (
+      parse(readFileSync(join(repoRoot, 'config/knative/overlays/any-broker/tick.yaml'), 'utf8')) as {
+        spec: { schedule: string };
+      }
+    ).spec.schedule,
+  ) * 1000;
 export const JITTER_MS = 500;
 
 /** No sweep fires unless a measurement asks for one (once a year, 1 January 00:00). */

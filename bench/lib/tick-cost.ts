@@ -4,6 +4,7 @@
 // overlay's PingSource sends them, one every 2 s. Beside each: the full sweep a tick would be if
 // it listed every running Action (the first tick of a process is one).
 import { spawn } from 'node:child_process';
+import { example, post } from '../../test/support/http.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { kubeFor } from '../../functions/advance-phase/src/kube.js';
@@ -87,17 +88,7 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
     );
     let id = 0;
     const tick = async () => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'ce-specversion': '1.0',
-          'ce-type': 'dev.knative.sources.ping',
-          'ce-source': 'bench',
-          'ce-id': `tick-${++id}`,
-        },
-        body: '{"tick":true}',
-      });
+      const res = await post(url, { ...example('tick'), id: `tick-${++id}` }, 'binary');
       if (res.status !== 200) throw new Error(`tick answered ${res.status}`);
       return { scope: res.headers.get('x-advance-scope'), listed: Number(res.headers.get('x-advance-swept')) };
     };

@@ -108,8 +108,13 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
 
   describe('real mode: every 2xx has an empty body', () => {
     /** Serves an app over `kube` for one event. */
-    async function sendTo(kube: Kube, event: CloudEventJson, metrics = new Metrics({ processMetrics: false })) {
-      const server = await serve(appWith(kube, metrics));
+    async function sendTo(
+      kube: Kube,
+      event: CloudEventJson,
+      metrics = new Metrics({ processMetrics: false }),
+      waitMode: WaitMode = 'retry-after',
+    ) {
+      const server = await serve(appWith(kube, metrics, waitMode));
       try {
         return await post(server.url, event, mode);
       } finally {
@@ -202,14 +207,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
     });
 
     describe("WAIT_MODE=tick: the wait is a tick's, so no answer asks for a retry", () => {
-      async function sendTicked(kube: Kube, event: CloudEventJson) {
-        const server = await serve(appWith(kube, new Metrics({ processMetrics: false }), 'tick'));
-        try {
-          return await post(server.url, event, mode);
-        } finally {
-          await server.close();
-        }
-      }
+      const sendTicked = (kube: Kube, event: CloudEventJson) => sendTo(kube, event, undefined, 'tick');
 
       it('not due: 200, empty, no Retry-After, the due time in a header, nothing written', async () => {
         const event = example('update-not-due');

@@ -10,7 +10,7 @@ import { Admin } from '../support/admin.js';
 import { auditEventsSince, auditMark as auditMarkOf } from '../support/audit.js';
 import { starts } from '../support/chain.js';
 import { serveFunction, type FunctionUnderTest } from '../support/function.js';
-import { post } from '../support/http.js';
+import { example, post } from '../support/http.js';
 
 const cluster = inject('cluster');
 const admin = new Admin(cluster);
@@ -192,17 +192,7 @@ describe('the sweep', () => {
       for (const n of [1, 2, 3]) await create(ns, `swept-${n}`, { phases: ['a', 'b'], delay: 1 });
     await send('add', await create('sweep-b', 'done-already', { phases: ['a'] }));
     const mark = auditMark();
-    const res = await post(
-      fn.server.url,
-      {
-        specversion: '1.0',
-        type: 'dev.knative.sources.ping',
-        source: '/apis/v1/namespaces/advance-phase/pingsources/sweep',
-        id: 'ping-1',
-        data: {},
-      },
-      'binary',
-    );
+    const res = await post(fn.server.url, { ...example('ping'), id: 'ping-1' }, 'binary');
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     for (const ns of namespaces) {
@@ -218,11 +208,7 @@ describe('the sweep', () => {
     for (const e of lists) expect(e.requestURI).toContain('fieldSelector=status.state');
 
     setSkew(1);
-    await post(
-      fn.server.url,
-      { specversion: '1.0', type: 'dev.knative.sources.ping', source: 'sweep', id: 'ping-2', data: {} },
-      'binary',
-    );
+    await post(fn.server.url, { ...example('ping'), id: 'ping-2' }, 'binary');
     setSkew(0);
     for (const ns of namespaces) {
       for (const n of [1, 2, 3])
@@ -240,18 +226,7 @@ describe('WAIT_MODE=tick: ticks carry the wait', () => {
   });
   afterAll(() => ticked.close());
   let ticks = 0;
-  const tick = () =>
-    post(
-      ticked.server.url,
-      {
-        specversion: '1.0',
-        type: 'dev.knative.sources.ping',
-        source: '/apis/v1/namespaces/advance-phase/pingsources/advance-phase-tick',
-        id: `tick-${++ticks}`,
-        data: { tick: true },
-      },
-      'binary',
-    );
+  const tick = () => post(ticked.server.url, { ...example('tick'), id: `tick-${++ticks}` }, 'binary');
   const header = (res: { headers: Headers }, name: string) => res.headers.get(`x-advance-${name}`);
 
   it('a not-due event gets 200 and no Retry-After; each tick lists only the seconds since the last and begins what is due', async () => {

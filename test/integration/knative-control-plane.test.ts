@@ -5,8 +5,7 @@
 // and the webhook defaults the Broker as it does on a real cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
-import { RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
-import { until } from '../support/wait.js';
+import { applyOnceAdmitted, patchFeatures, RELEASE_DEPLOYMENTS, SYSTEM_NS } from '../stack/knative.js';
 import { messageOf } from '../support/log.js';
 
 let bed: Bed;
@@ -21,11 +20,7 @@ afterAll(async () => {
 }, 60_000);
 
 const kubectl = (...args: string[]) => bed.admin.kubectl(...args);
-const applyFails = (...args: string[]) =>
-  kubectl('apply', ...args).then(
-    () => '',
-    (error: unknown) => messageOf(error),
-  );
+const applyFails = (...args: string[]) => kubectl('apply', ...args).then(() => '', messageOf);
 
 describe("Knative's control plane on the test bed", () => {
   it('runs every controller and webhook of the release as a Ready Pod of its Deployment', async () => {
@@ -64,26 +59,8 @@ describe("Knative's control plane on the test bed", () => {
   });
 
   it("admits every shipped manifest once config-features has the README's patch", async () => {
-    await kubectl(
-      'patch',
-      'configmap',
-      'config-features',
-      '-n',
-      SYSTEM_NS,
-      '--type',
-      'merge',
-      '--patch-file',
-      'config/knative/cluster/config-features-patch.yaml',
-    );
-    // The webhook reads config-features through an informer: it may refuse a moment longer.
-    let last = '';
-    await until(
-      'config/knative to be admitted',
-      async () => (last = await applyFails('-k', 'config/knative')) === '',
-      10_000,
-      200,
-    ).catch(() => undefined);
-    expect(last).toBe('');
+    await patchFeatures(bed.admin, 'config/knative/cluster/config-features-patch.yaml');
+    expect(await applyOnceAdmitted(bed.admin, 'config/knative', 10_000)).toBe('');
   });
 
   it('defaults the Broker as on a real cluster: its channel config and class come from the webhook', async () => {
@@ -99,25 +76,8 @@ describe("Knative's control plane on the test bed", () => {
     expect(await applyFails('-k', 'config/knative/overlays/oidc')).toMatch(
       /denied the request: validation failed: oidc-authentication feature not enabled/,
     );
-    await kubectl(
-      'patch',
-      'configmap',
-      'config-features',
-      '-n',
-      SYSTEM_NS,
-      '--type',
-      'merge',
-      '--patch-file',
-      'config/knative/cluster/oidc-patch.yaml',
-    );
-    let last = '';
-    await until(
-      'config/knative/overlays/oidc to be admitted',
-      async () => (last = await applyFails('-k', 'config/knative/overlays/oidc')) === '',
-      10_000,
-      200,
-    ).catch(() => undefined);
-    expect(last).toBe('');
+    await patchFeatures(bed.admin, 'config/knative/cluster/oidc-patch.yaml');
+    expect(await applyOnceAdmitted(bed.admin, 'config/knative/overlays/oidc', 10_000)).toBe('');
   });
 
   it('denies an invalid delivery at admission', async () => {

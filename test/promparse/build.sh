@@ -4,12 +4,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../scripts/go-build-cache.sh"
-
-complete() { [[ -x "$1/promparse" ]]; }
-result=/promparse
-
 cd "$here"
-cache_begin promparse go.mod go.sum main.go build.sh
-cache_step "promparse (cold: well under a minute)" env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/promparse" .
-cache_finish
-echo "$dir$result"
+build_module_binary promparse "promparse (cold: well under a minute)"

@@ -144,3 +144,30 @@ export async function waitAvailable(
     throw new Error(`${messageOf(error)}; not Available: ${(await pending()).join(', ')}`);
   });
 }
+
+/** The README's cluster-admin step: one of config/knative/cluster's patches merged into config-features. */
+export async function patchFeatures(admin: Admin, patchFile: string): Promise<void> {
+  await admin.kubectl(
+    'patch',
+    'configmap',
+    'config-features',
+    '-n',
+    SYSTEM_NS,
+    '--type',
+    'merge',
+    '--patch-file',
+    patchFile,
+  );
+}
+
+/**
+ * `kubectl apply -k dir` until Knative's webhook admits it: it reads config-features through an
+ * informer, so it may refuse what a patch just allowed a moment longer. Returns the last refusal,
+ * or '' once admitted.
+ */
+export async function applyOnceAdmitted(admin: Admin, dir: string, timeoutMs: number): Promise<string> {
+  let last = '';
+  const admitted = async () => (last = await admin.kubectl('apply', '-k', dir).then(() => '', messageOf)) === '';
+  await until(`${dir} to be admitted`, admitted, timeoutMs, 200).catch(() => undefined);
+  return last;
+}

@@ -243,14 +243,14 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       const path = (p.httpGet.path ?? '/').replace(/^(?!\/)/, '/');
       const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${path}`;
       // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
-      if (scheme === 'https') return tlsAnswers(r.host.ip, portOf(p.httpGet.port) ?? 0);
+      if (scheme === 'https') return answers(r.host.ip, portOf(p.httpGet.port) ?? 0, true);
       const res = await fetch(url, {
         headers: { 'user-agent': 'kube-probe/1.34', ...headers },
         signal: AbortSignal.timeout(1000),
       }).catch(() => undefined);
       return res !== undefined && res.status >= 200 && res.status < 400;
     }
-    if (p?.tcpSocket) return tcpAnswers(r.host.ip, portOf(p.tcpSocket.port) ?? 0);
+    if (p?.tcpSocket) return answers(r.host.ip, portOf(p.tcpSocket.port) ?? 0, false);
     return true;
   }
 
@@ -307,6 +307,25 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     check.unref();
   }
 
+  /** A container that cannot start, as the kubelet reports it: Pending, waiting, with the reason. */
+  async function reportWaiting(pod: Pod, c: Container, reason: string, message: string): Promise<void> {
+    const status = {
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: false,
+      restartCount: 0,
+      state: { waiting: { reason, message } },
+    };
+    const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`;
+    await admin.request(
+      'PATCH',
+      path,
+      { status: { phase: 'Pending', containerStatuses: [status] } },
+      'application/strategic-merge-patch+json',
+    );
+  }
+
   async function start(pod: Pod): Promise<void> {
     const [c, ...others] = pod.spec.containers;
     if (!c || others.length)
@@ -314,26 +333,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     const image = opts.images[c.image];
     if (!image) {
       log(`kubelet: ${key(pod)}: no local binary for image ${c.image}`);
-      await admin.request(
-        'PATCH',
-        `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
-        {
-          status: {
-            phase: 'Pending',
-            containerStatuses: [
-              {
-                name: c.name,
-                image: c.image,
-                imageID: '',
-                ready: false,
-                restartCount: 0,
-                state: { waiting: { reason: 'ErrImagePull', message: `no local binary for ${c.image}` } },
-              },
-            ],
-          },
-        },
-        'application/strategic-merge-patch+json',
-      );
+      await reportWaiting(pod, c, 'ErrImagePull', `no local binary for ${c.image}`);
       return;
     }
     const index = freeIndexes.shift();
@@ -357,29 +357,10 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       await runContainer(r);
     } catch (error) {
       // As CreateContainerConfigError: say why, give the address back, try again in a second.
-      const message = (error as Error).message;
+      const message = messageOf(error);
       log(`kubelet: ${key(pod)}: ${message}`);
       await end(key(pod), 0);
-      await admin.request(
-        'PATCH',
-        `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
-        {
-          status: {
-            phase: 'Pending',
-            containerStatuses: [
-              {
-                name: c.name,
-                image: c.image,
-                imageID: '',
-                ready: false,
-                restartCount: 0,
-                state: { waiting: { reason: 'CreateContainerConfigError', message } },
-              },
-            ],
-          },
-        },
-        'application/strategic-merge-patch+json',
-      );
+      await reportWaiting(pod, c, 'CreateContainerConfigError', message);
       setTimeout(
         () =>
           void admin
@@ -436,7 +417,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (r) r.pod = pod;
       else await start(pod);
     } catch (error) {
-      log(`kubelet: ${type} ${k}: ${(error as Error).message}`);
+      log(`kubelet: ${type} ${k}: ${messageOf(error)}`);
     }
   }
 
@@ -512,37 +493,16 @@ async function registerNode(admin: Admin): Promise<void> {
   if (res.status !== 200) throw new Error(`node ${NODE} status: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
-function tcpAnswers(host: string, port: number): Promise<boolean> {
+/** Whether a connection (TCP, or TLS without checking the certificate) opens within a second. */
+function answers(host: string, port: number, tls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host, port, timeout: 1000 }, () => {
+    const opts = { host, port, timeout: 1000 };
+    const done = (ok: boolean) => () => {
       sock.destroy();
-      resolve(true);
-    });
-    sock
-      .once('error', () => {
-        resolve(false);
-      })
-      .once('timeout', () => {
-        sock.destroy();
-        resolve(false);
-      });
-  });
-}
-
-function tlsAnswers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = tlsConnect({ host, port, rejectUnauthorized: false, timeout: 1000 }, () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock
-      .once('error', () => {
-        resolve(false);
-      })
-      .once('timeout', () => {
-        sock.destroy();
-        resolve(false);
-      });
+      resolve(ok);
+    };
+    const sock = tls ? tlsConnect({ ...opts, rejectUnauthorized: false }, done(true)) : connect(opts, done(true));
+    sock.once('error', done(false)).once('timeout', done(false));
   });
 }
 

@@ -19,7 +19,7 @@ import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
 import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
-import { SYSTEM_NS, waitAvailable } from './knative.js';
+import { applyOnceAdmitted, patchFeatures, SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
 
 const run = promisify(execFile);
@@ -139,32 +139,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
     log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
     for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
-      await admin.kubectl(
-        'patch',
-        'configmap',
-        'config-features',
-        '-n',
-        SYSTEM_NS,
-        '--type',
-        'merge',
-        '--patch-file',
-        `config/knative/cluster/${patch}`,
-      );
+      await patchFeatures(admin, `config/knative/cluster/${patch}`);
     }
     await admin.installCrd();
     await installServingCrd(admin);
-    // The webhook reads config-features through an informer: it may refuse retryAfterMax (and an
-    // EventPolicy) a moment longer.
-    await until(
-      `${wiring} to be admitted`,
-      () =>
-        admin.kubectl('apply', '-k', wiring).then(
-          () => true,
-          () => false,
-        ),
-      20_000,
-      250,
-    );
+    const refused = await applyOnceAdmitted(admin, wiring, 20_000);
+    if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
     if (opts.sweepSchedule) {
       await admin.request(
         'PATCH',
@@ -376,14 +356,15 @@ async function waitModeOf(admin: Admin): Promise<Pick<StackInfo, 'waitMode' | 't
     'GET',
     `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-tick`,
   );
-  const schedule = tick.body.spec?.schedule ?? '';
-  // The two seconds-field forms a tick uses: every second, or every N seconds.
+  return { waitMode: mode, tickSeconds: tickSecondsOf(tick.body.spec?.schedule ?? '') };
+}
+
+/** A tick's period from its PingSource schedule: the two seconds-field forms, every second or every N seconds. */
+export function tickSecondsOf(schedule: string): number {
   const every = /^\*(?:\/(\d+))? \* \* \* \* \*$/.exec(schedule);
   if (!every)
-    throw new Error(
-      `WAIT_MODE=tick, but the tick's schedule ${JSON.stringify(schedule)} is not "* * * * * *" or "*/N * * * * *"`,
-    );
-  return { waitMode: mode, tickSeconds: Number(every[1] ?? 1) };
+    throw new Error(`the tick's schedule ${JSON.stringify(schedule)} is not "* * * * * *" or "*/N * * * * *"`);
+  return Number(every[1] ?? 1);
 }
 
 /** When a log file was created: a later pod's log comes after an earlier one's. */
