@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Admin } from '../support/admin.js';
-import { logToStderr } from '../support/log.js';
+import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir } from '../support/repo.js';
 import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from './processes.js';
 
@@ -195,8 +195,12 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     }
     log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
   } catch (err) {
-    await stopCluster(info);
-    throw err;
+    if (!ownsDir) {
+      await stopCluster(info);
+      throw err;
+    }
+    await stopCluster(info, { keepLogs: true });
+    throw new Error(`${messageOf(err)}\nThe control plane did not start; its folder is kept: ${dir}`, { cause: err });
   }
   if (detached) {
     await mkdir(cacheDir, { recursive: true });
@@ -270,6 +274,12 @@ export function isRunning(info: ClusterInfo): boolean {
 }
 
 /** [pid, binary] of each process the cluster started, in stop order. */
+/** The first of the cluster's processes that is no longer running, with its log, if any. */
+export function exitedProcess(info: ClusterInfo): { name: string; logFile: string } | undefined {
+  const gone = processes(info).find(([pid, name]) => !alive(pid, join(info.binDir, name)));
+  return gone && { name: gone[1], logFile: join(info.dir, `${gone[1]}.log`) };
+}
+
 function processes(info: ClusterInfo): [number, string][] {
   const { etcd, apiserver, controllerManager, scheduler } = info.pids;
   const all: [number | undefined, string][] = [
@@ -314,11 +324,14 @@ export async function writeKubeconfigForToken(cluster: ClusterInfo, token: strin
   await writeFile(path, kubeconfigYaml(cluster.server, await readFile(cluster.caCert), { token }));
 }
 
-/** Stops a cluster known only by its info (from a state file, or handed over by another process). */
-export async function stopCluster(info: ClusterInfo): Promise<void> {
+/**
+ * Stops a cluster known only by its info (from a state file, or handed over by another process).
+ * `keepLogs`: leave its folder for a reader of a failed start.
+ */
+export async function stopCluster(info: ClusterInfo, opts: { keepLogs?: boolean } = {}): Promise<void> {
   for (const [pid, name] of processes(info)) await stopProcess(pid, join(info.binDir, name));
   attached.delete(info);
-  if (info.ownsDir) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });
+  if (info.ownsDir && !opts.keepLogs) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });
   if (info.detached) await rm(statePath, { force: true });
 }
 

@@ -3,12 +3,15 @@
 // kubelet, cluster DNS and kube-proxy are the small stand-ins beside this file (run as a process
 // of their own, node-main.ts), and Knative
 // Eventing installed from its release manifests, its controllers and webhooks running as Pods.
-// Start order: each part is up before anything needs it; stop in reverse; a failed start leaves
-// nothing behind and names the log that says why.
+// Start order: each part is up before anything needs it; stop in reverse. A failed start stops
+// every process and removes the network, keeps the folder of logs, and names the logs to read.
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startCluster, stopCluster, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { exitedProcess, startCluster, stopCluster, type Cluster, type ClusterInfo } from '../cluster/cluster.js';
 import { alive, launch, runBuildScript, stopProcess, waitFor } from '../cluster/processes.js';
 import { Admin } from '../support/admin.js';
 import { repoRoot } from '../support/repo.js';
@@ -17,6 +20,8 @@ import { NODE, type Images } from './kubelet.js';
 import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
 import { messageOf } from '../support/log.js';
+
+const run = promisify(execFile);
 
 /** What a bed is, as JSON: enough to stop it or use it from another process. */
 export interface BedInfo {
@@ -45,6 +50,7 @@ export interface BedOptions {
 export async function startBed(opts: BedOptions = {}): Promise<Bed> {
   const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const detached = opts.detached ?? false;
+  await checkHost();
   const knativeBin = await runBuildScript(join(repoRoot, 'test/knative/build.sh'), log);
   await createBridge(); // also removes what a crashed run left
   let info: BedInfo | undefined;
@@ -75,27 +81,83 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
       detached,
       cwd: repoRoot,
     });
-    info = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
-    await waitFor(
-      `node ${NODE} registered`,
-      info.node,
-      30_000,
-      async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200,
-    );
-    const started = Date.now();
-    await installKnative(admin, knativeBin, log).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}\n${logTails(cluster?.dir ?? '')}`);
+    const started: BedInfo = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
+    info = started;
+    await whileBedRuns(started, async () => {
+      await waitFor(
+        `node ${NODE} registered`,
+        started.node,
+        30_000,
+        async () => (await admin.request('GET', `/api/v1/nodes/${NODE}`)).status === 200,
+      );
+      const t0 = Date.now();
+      await installKnative(admin, knativeBin, log);
+      log(
+        `bed: Knative Eventing's control plane and data plane running in ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${started.dir})`,
+      );
     });
-    log(
-      `bed: Knative Eventing's control plane and data plane running in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${cluster.dir})`,
-    );
-    return withStop(info);
+    return withStop(started);
   } catch (error) {
-    if (info) await stopBed(info);
-    else await cluster?.stop();
+    if (info) return failedStart(info, error);
+    await cluster?.stop(); // the control plane's own failed start has kept its folder already
     await removeAll();
     throw error;
   }
+}
+
+/**
+ * What the bed needs from this machine (scripts/setup-host.sh --check), in seconds, before
+ * anything is built: a missing command, a non-root user or a missing kernel feature fails here
+ * with the command that fixes it, under the PATH the bed's own processes get.
+ */
+export async function checkHost(): Promise<void> {
+  await run('bash', [join(repoRoot, 'scripts/setup-host.sh'), '--check']).catch((error: unknown) => {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`this machine cannot run the test bed:\n${stderr || messageOf(error)}`, { cause: error });
+  });
+}
+
+/**
+ * Runs `work` while every process of the bed runs; the first to exit fails it at once, with the
+ * end of that process's log (a stand-in's failure is the node's last line).
+ */
+export async function whileBedRuns<T>(info: BedInfo, work: () => Promise<T>): Promise<T> {
+  const done = new AbortController();
+  const exited = (async (): Promise<never> => {
+    for (;;) {
+      await sleep(250, undefined, { signal: done.signal });
+      const gone = alive(info.node.pid, info.node.exe)
+        ? exitedProcess(info.cluster)
+        : { name: 'the node (kubelet, cluster DNS and kube-proxy stand-ins)', logFile: info.node.logFile };
+      if (gone) throw new Error(`${gone.name} exited; ${gone.logFile} ends:\n${tailOf(gone.logFile, 20)}`);
+    }
+  })();
+  exited.catch(() => undefined); // once `work` wins, the watch's abort is nobody's error
+  try {
+    return await Promise.race([work(), exited]);
+  } finally {
+    done.abort();
+  }
+}
+
+/**
+ * A start that failed after the bed's processes began: stops them, keeps the folder (its logs),
+ * and fails naming it, the logs to read, and their ends.
+ */
+export async function failedStart(info: BedInfo, error: unknown, relevant?: string[]): Promise<never> {
+  await stopBed(info, { keepLogs: true });
+  const logs = relevant ?? [...podLogs(info.dir), info.node.logFile];
+  throw new Error(
+    [
+      messageOf(error),
+      '',
+      `The start failed. Its folder is kept: ${info.dir}`,
+      `  node.log: the kubelet, cluster DNS and kube-proxy stand-ins; etcd.log, kube-apiserver.log,`,
+      `  kube-controller-manager.log, kube-scheduler.log: the control plane; node/pods/<namespace>_<pod>/<container>.log: each pod`,
+      ...logs.filter(existsSync).map((f) => `--- ${f} ends:\n${tailOf(f, 12)}`),
+    ].join('\n'),
+    { cause: error },
+  );
 }
 
 export function withStop(info: BedInfo): Bed {
@@ -103,9 +165,9 @@ export function withStop(info: BedInfo): Bed {
 }
 
 /** Stops the node (its pods end with it), then the control plane, then removes the network. */
-export async function stopBed(info: BedInfo): Promise<void> {
+export async function stopBed(info: BedInfo, opts: { keepLogs?: boolean } = {}): Promise<void> {
   await stopProcess(info.node.pid, info.node.exe, 20_000);
-  await stopCluster(info.cluster);
+  await stopCluster(info.cluster, opts);
   await removeAll();
 }
 
@@ -113,19 +175,18 @@ export function isBedRunning(info: BedInfo): boolean {
   return alive(info.node.pid, info.node.exe);
 }
 
-/** The end of each pod's log and of the node's, for a start that failed. */
-export function logTails(dir: string): string {
+/** Every pod's log files under the bed's folder. */
+export function podLogs(dir: string): string[] {
   const podsDir = join(dir, 'node', 'pods');
-  const tail = (file: string) => readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
-  const logs = existsSync(podsDir)
+  return existsSync(podsDir)
     ? readdirSync(podsDir).flatMap((d) =>
         readdirSync(join(podsDir, d))
           .filter((f) => f.endsWith('.log'))
           .map((f) => join(podsDir, d, f)),
       )
     : [];
-  return [...logs, join(dir, 'node.log')]
-    .filter(existsSync)
-    .map((f) => `--- ${f}\n${tail(f)}`)
-    .join('\n');
+}
+
+function tailOf(file: string, lines: number): string {
+  return (existsSync(file) ? readFileSync(file, 'utf8') : '').trimEnd().split('\n').slice(-lines).join('\n');
 }

@@ -5,6 +5,7 @@
 // Files are rewritten in place: `ip netns exec` bind-mounts each over /etc/hosts, and a rename
 // would leave the mount on the old file. Go re-reads a changed hosts file within 5 s.
 import { writeFile } from 'node:fs/promises';
+import { StandInFailure } from './host-command.js';
 import type { Host } from './netns.js';
 import { fqdn, readyAddresses, serviceKey, type EndpointSlice, type Service } from './services.js';
 
@@ -42,7 +43,8 @@ export async function writeHostsFiles(
   // A host may be going meanwhile; its file goes with it.
   const write = ({ name, host }: { name: string; host: Host }) =>
     writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: unknown) => {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new StandInFailure('cluster DNS', `writing ${host.hostsFile}`, (e as Error).message);
     });
   await Promise.all([...hosts].map(write));
 }

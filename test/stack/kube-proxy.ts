@@ -3,12 +3,10 @@
 // filter: 80 -> 8080, the dispatcher likewise), the pod's own host redirects the one to the other:
 // an iptables REDIRECT rule in that pod's network namespace, for traffic from other hosts and
 // from itself. A rule goes with its host when the pod ends.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import { hostCommand } from './host-command.js';
 import type { Host } from './netns.js';
 import { readyAddresses, serviceKey, type EndpointSlice, type Service } from './services.js';
-
-const run = promisify(execFile);
 
 export interface Redirect {
   ip: string;
@@ -49,8 +47,16 @@ export async function applyRedirects(
     applied.set(host, ports);
     if (ports.has(r.port)) continue;
     const rule = ['-p', 'tcp', '--dport', String(r.port), '-j', 'REDIRECT', '--to-ports', String(r.targetPort)];
-    await run('ip', ['netns', 'exec', host.netns, 'iptables', '-t', 'nat', '-A', 'PREROUTING', ...rule]);
-    await run('ip', ['netns', 'exec', host.netns, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-d', r.ip, ...rule]);
+    const iptables = (...args: string[]) =>
+      hostCommand('kube-proxy', 'ip', ['netns', 'exec', host.netns, 'iptables', '-t', 'nat', ...args]);
+    try {
+      await iptables('-A', 'PREROUTING', ...rule);
+      await iptables('-A', 'OUTPUT', '-d', r.ip, ...rule);
+    } catch (error) {
+      // The pod ended while its rules were being written: its rules went with its namespace.
+      if (!existsSync(`/run/netns/${host.netns}`)) continue;
+      throw error;
+    }
     ports.add(r.port);
   }
 }

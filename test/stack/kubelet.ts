@@ -16,6 +16,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { alive, launch, stopProcess } from '../cluster/processes.js';
 import type { Admin } from '../support/admin.js';
+import { StandInFailure } from './host-command.js';
 import { createHost, GATEWAY, inHost, removeHost, type Host } from './netns.js';
 import { messageOf } from '../support/log.js';
 
@@ -91,10 +92,17 @@ export interface KubeletOptions {
   log: (line: string) => void;
   /** Called whenever a pod's address appears or goes, so DNS and kube-proxy stand-ins can follow. */
   onChange?: () => void;
+  /** What this stand-in cannot do (a failed host command, its watch ended): the node cannot work. */
+  fatal: (error: unknown) => void;
 }
 
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const { admin, log } = opts;
+  /** A failed host command ends the node; anything else is the pod's own trouble, logged. */
+  const failed = (what: string) => (error: unknown) => {
+    if (error instanceof StandInFailure) opts.fatal(error);
+    else log(`kubelet: ${what}: ${messageOf(error)}`);
+  };
   await registerNode(admin);
   const heartbeat = setInterval(
     () =>
@@ -300,9 +308,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       log(`kubelet: ${key(r.pod)} exited; restarting (${r.restarts})`);
       void runContainer(r)
         .then(() => patchStatus(r))
-        .catch((e: unknown) => {
-          log(`kubelet: restarting ${key(r.pod)}: ${messageOf(e)}`);
-        });
+        .catch(failed(`restarting ${key(r.pod)}`));
     }, 250);
     check.unref();
   }
@@ -366,9 +372,10 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
           void admin
             .request<Pod>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`)
             .then((res) => {
-              if (res.status === 200 && !abort.signal.aborted && !running.has(key(pod)))
-                return onPod('MODIFIED', res.body);
-            }),
+              // Through the pod's queue, so that it never runs beside a watch event's start.
+              if (res.status === 200 && !abort.signal.aborted && !running.has(key(pod))) enqueue('MODIFIED', res.body);
+            })
+            .catch(failed(`retrying ${key(pod)}`)),
         1000,
       ).unref();
       return;
@@ -417,7 +424,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       if (r) r.pod = pod;
       else await start(pod);
     } catch (error) {
-      log(`kubelet: ${type} ${k}: ${messageOf(error)}`);
+      failed(`${type} ${k}`)(error);
     }
   }
 
@@ -434,7 +441,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   void admin
     .watch<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE}`, enqueue, abort.signal)
     .catch((e: unknown) => {
-      if (!abort.signal.aborted) log(`kubelet: watching pods: ${messageOf(e)}`);
+      if (!abort.signal.aborted)
+        opts.fatal(new Error(`the kubelet stand-in stopped watching its pods: ${messageOf(e)}`));
     });
 
   return {

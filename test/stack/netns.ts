@@ -5,15 +5,12 @@
 // tests live there). Nothing here is routed beyond the bridge: no default route in a host, no NAT.
 // Each host resolves names through its own /etc/netns/<netns>/hosts (bind-mounted over /etc/hosts
 // by `ip netns exec`) and a resolv.conf that points at nothing, so no lookup leaves the machine.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { hostCommand } from './host-command.js';
 import { CLUSTER_DOMAIN } from './services.js';
 import { messageOf } from '../support/log.js';
-
-const run = promisify(execFile);
 
 /** Everything this module creates is named with this prefix, so a crashed run's leftovers can be found. */
 const PREFIX = 'ap-';
@@ -31,7 +28,7 @@ export interface Host {
   hostsFile: string;
 }
 
-const ip = (...args: string[]) => run('ip', args);
+const ip = (...args: string[]) => hostCommand('kubelet', 'ip', args);
 
 /**
  * Removes what an earlier run left behind (a crash skips its cleanup; its processes died with it),

@@ -1,12 +1,12 @@
 // Keeps the DNS and kube-proxy stand-ins in line with the cluster: watches Services and
 // EndpointSlices (written by kube-controller-manager from the pods the kubelet reports) and, on
-// every change there or in the kubelet's pods, rewrites the hosts files and adds redirects.
+// every change there or in the kubelet's pods, rewrites the hosts files and adds redirects. What
+// they cannot do (a failed command or write, a watch that ends for good) goes to `fatal`.
 import type { Admin } from '../support/admin.js';
 import { serviceNames, writeHostsFiles } from './dns.js';
 import { applyRedirects, redirects } from './kube-proxy.js';
 import type { Host } from './netns.js';
 import type { EndpointSlice, Service } from './services.js';
-import { messageOf } from '../support/log.js';
 
 export interface Network {
   /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
@@ -18,7 +18,7 @@ export interface Network {
 export function startNetwork(
   admin: Admin,
   hosts: () => Iterable<{ name: string; host: Host }>,
-  log: (line: string) => void,
+  fatal: (error: unknown) => void,
 ): Network {
   const services = new Map<string, Service>();
   const slices = new Map<string, EndpointSlice>();
@@ -37,9 +37,7 @@ export function startNetwork(
           applied,
         );
       })
-      .catch((e: unknown) => {
-        log(`network: ${messageOf(e)}`);
-      });
+      .catch(fatal);
   };
   const track =
     <T extends { metadata: { name: string; namespace: string } }>(into: Map<string, T>) =>
@@ -50,7 +48,8 @@ export function startNetwork(
       sync();
     };
   const failed = (what: string) => (e: Error) => {
-    if (!abort.signal.aborted) log(`network: watching ${what}: ${e.message}`);
+    if (!abort.signal.aborted)
+      fatal(new Error(`the cluster DNS and kube-proxy stand-ins stopped watching ${what}: ${e.message}`));
   };
   void admin.watch('/api/v1/services', track(services), abort.signal).catch(failed('Services'));
   void admin

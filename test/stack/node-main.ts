@@ -1,6 +1,8 @@
 // The test bed's one node as a process of its own, as a kubelet and kube-proxy are on a real
 // node: runs the kubelet, DNS and kube-proxy stand-ins against the cluster its config names until
-// SIGTERM, then ends its pods and exits. Started by bed.ts; its log is the bed's node.log.
+// SIGTERM, then ends its pods and exits. Started by bed.ts; its log is the bed's node.log. A
+// stand-in that cannot do its job ends the process at once (exit 1), its last line saying which
+// and why: the bed's start watches for that and fails with it.
 //
 //   node --import tsx test/stack/node-main.ts <config.json>   (config: NodeConfig)
 import { readFileSync } from 'node:fs';
@@ -8,6 +10,7 @@ import type { ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { startKubelet, type Images, type Kubelet } from './kubelet.js';
 import { startNetwork, type Network } from './network.js';
+import { messageOf } from '../support/log.js';
 
 export interface NodeConfig {
   cluster: ClusterInfo;
@@ -21,6 +24,11 @@ const log = (line: string) => {
   console.log(`${new Date().toISOString()} ${line}`);
 };
 const admin = new Admin(config.cluster);
+/** Pods die with this process (their launcher's parent-death signal); the bed removes their hosts. */
+const fatal = (error: unknown): never => {
+  log(`node: FATAL: ${messageOf(error)}`);
+  process.exit(1);
+};
 let network: Network | undefined;
 const kubelet: Kubelet = await startKubelet({
   admin,
@@ -29,11 +37,12 @@ const kubelet: Kubelet = await startKubelet({
   dir: config.dir,
   log,
   onChange: () => network?.sync(),
+  fatal,
 });
 network = startNetwork(
   admin,
   () => [...kubelet.pods()].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })),
-  log,
+  fatal,
 );
 log('node: kubelet, DNS and kube-proxy stand-ins running');
 

@@ -18,7 +18,7 @@ import { Admin } from '../support/admin.js';
 import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
-import { isBedRunning, logTails, startBed, stopBed, type BedInfo } from './bed.js';
+import { checkHost, failedStart, isBedRunning, startBed, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
 
@@ -125,6 +125,7 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? logToStderr;
   const detached = opts.detached ?? false;
+  await checkHost();
   log('stack: building the function (npm run build)');
   await run('npm', ['run', 'build'], { cwd: repoRoot });
   const bed = await startBed({
@@ -133,67 +134,72 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     detached,
     log,
   });
+  const { admin, stop: _stop, ...bedInfo } = bed;
+  const oidc = opts.oidc ?? false;
+  const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
+  let chainLogs: string[] | undefined;
   try {
-    const admin = bed.admin;
-    const oidc = opts.oidc ?? false;
-    const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
-    log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
-    for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
-      await patchFeatures(admin, `config/knative/cluster/${patch}`);
-    }
-    await admin.installCrd();
-    await installServingCrd(admin);
-    const refused = await applyOnceAdmitted(admin, wiring, 20_000);
-    if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
-    if (opts.sweepSchedule) {
-      await admin.request(
-        'PATCH',
-        `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
-        { spec: { schedule: opts.sweepSchedule } },
-        'application/merge-patch+json',
-      );
-    }
-    await deployFunction(admin, NS);
-    await waitAvailable(admin, NS, ['advance-phase'], 60_000);
-    log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
-    const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
-    await admin
-      .kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all')
-      .catch(async (error: unknown) => {
-        const objects = await admin.kubectl(
-          'get',
-          'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods',
-          '-A',
+    return await whileBedRuns(bedInfo, async () => {
+      log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
+      for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
+        await patchFeatures(admin, `config/knative/cluster/${patch}`);
+      }
+      await admin.installCrd();
+      await installServingCrd(admin);
+      const refused = await applyOnceAdmitted(admin, wiring, 20_000);
+      if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
+      if (opts.sweepSchedule) {
+        await admin.request(
+          'PATCH',
+          `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
+          { spec: { schedule: opts.sweepSchedule } },
+          'application/merge-patch+json',
         );
-        throw new Error(`${messageOf(error)}\n${objects}\n${logTails(bed.dir)}`);
-      });
-    const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
-    await writeKubeconfigForToken(
-      bed.cluster,
-      await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400),
-      functionKubeconfig,
-    );
-    const { admin: _admin, stop: _stop, ...bedInfo } = bed;
-    const info: StackInfo = {
-      bed: bedInfo,
-      cluster: bed.cluster,
-      dir: bed.dir,
-      functionKubeconfig,
-      detached,
-      oidc,
-      wiring,
-      ...(await waitModeOf(admin)),
-    };
-    const stack = withControls(info);
-    await waitForChain(admin);
-    log(
-      `stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`,
-    );
-    if (detached) await writeFile(stackStatePath, JSON.stringify(info, null, 2));
-    return stack;
+      }
+      await deployFunction(admin, NS);
+      await waitAvailable(admin, NS, ['advance-phase'], 60_000);
+      log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
+      const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
+      await admin
+        .kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all')
+        .catch(async (error: unknown) => {
+          const objects = await admin.kubectl(
+            'get',
+            'brokers,triggers,apiserversources,pingsources,subscriptions,inmemorychannels,pods',
+            '-A',
+          );
+          throw new Error(`${messageOf(error)}\n${objects}`);
+        });
+      const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
+      await writeKubeconfigForToken(
+        bed.cluster,
+        await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400),
+        functionKubeconfig,
+      );
+      const info: StackInfo = {
+        bed: bedInfo,
+        cluster: bed.cluster,
+        dir: bed.dir,
+        functionKubeconfig,
+        detached,
+        oidc,
+        wiring,
+        ...(await waitModeOf(admin)),
+      };
+      const stack = withControls(info);
+      // The parts an event crosses, in order, and the node: what to read when none gets through.
+      const parts = ['adapter', 'ingress', 'dispatcher', 'filter', 'function'] as const;
+      chainLogs = [...parts.flatMap((part) => stack.logFiles(part)), bed.node.logFile];
+      await waitForChain(admin);
+      chainLogs = undefined;
+      log(
+        `stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`,
+      );
+      if (detached) await writeFile(stackStatePath, JSON.stringify(info, null, 2));
+      return stack;
+    });
   } catch (error) {
-    await bed.stop();
-    throw error;
+    return failedStart(bedInfo, error, chainLogs);
   }
 }
 

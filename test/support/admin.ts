@@ -49,20 +49,30 @@ export class Admin {
   /**
    * Lists `path` (a collection, with any query) and then watches it from that list's
    * resourceVersion, handing every object to `onEvent` ('ADDED' for the listed ones). It re-lists
-   * when the watch ends or its resourceVersion expires, until `signal` aborts. `T` is what the
+   * when the watch ends or its resourceVersion expires, until `signal` aborts, and then reports
+   * 'DELETED' for what went meanwhile, as an informer's Replace does. `T` is what the
    * caller asks the server for (Pods, Services): the server's JSON, typed as such, as `request` does.
    */
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
-  async watch<T extends { metadata: { resourceVersion?: string } }>(
+  async watch<T extends { metadata: { resourceVersion?: string; namespace?: string; name?: string } }>(
     path: string,
     onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void | Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
     const sep = path.includes('?') ? '&' : '?';
+    const known = new Map<string, T>();
+    const keyOf = (o: T) => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+    const seen = (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => {
+      if (type === 'DELETED') known.delete(keyOf(object));
+      else known.set(keyOf(object), object);
+      return onEvent(type, object);
+    };
     while (!signal.aborted) {
       const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path);
       if (list.status !== 200) throw new Error(`GET ${path}: ${list.status} ${JSON.stringify(list.body)}`);
-      for (const item of list.body.items) await onEvent('ADDED', item);
+      const listed = new Set(list.body.items.map(keyOf));
+      for (const [key, gone] of [...known]) if (!listed.has(key)) await seen('DELETED', gone);
+      for (const item of list.body.items) await seen('ADDED', item);
       const url = new URL(
         `${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`,
         this.cluster.server,
@@ -83,7 +93,7 @@ export class Admin {
               const event = JSON.parse(line) as { type: string; object: T };
               if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
                 const { type, object } = event;
-                queue = queue.then(() => onEvent(type, object));
+                queue = queue.then(() => seen(type, object));
               } else res.destroy(); // ERROR (an expired resourceVersion): list again
             }
           });
