@@ -9,7 +9,7 @@ declare module 'vitest' {
   }
 }
 
-/** Starts the stack and hands its description to the test files; returns its stop. */
+/** Starts the stack and hands its description to the test files; returns its stop, which keeps the logs if a test failed. */
 export async function provideStack(project: TestProject, opts: StackOptions): Promise<() => Promise<void>> {
   const stack = await startStack(opts);
   const { bed, cluster, dir, functionKubeconfig, detached, oidc, wiring, waitMode, tickSeconds } = stack;
@@ -24,7 +24,12 @@ export async function provideStack(project: TestProject, opts: StackOptions): Pr
     waitMode,
     ...(tickSeconds ? { tickSeconds } : {}),
   });
-  return stack.stop;
+  return async () => {
+    // A failed test's evidence is in the logs: keep them (vitest's state API, experimental, pinned).
+    const failed = project.vitest.state.getCountOfFailedTests() > 0;
+    await stack.stop({ keepLogs: failed });
+    if (failed) process.stderr.write(`a test failed: the stack's logs are kept in ${stack.dir}\n`);
+  };
 }
 
 // OIDC on: the configuration this project recommends. The bench's stack runs with it off.

@@ -106,7 +106,8 @@ export interface Stack extends StackInfo {
   /** Takes a part down (`kill`: at once, no draining); it stays down until startPart. */
   stopPart(part: Part, how?: 'term' | 'kill'): Promise<void>;
   startPart(part: Part): Promise<void>;
-  stop: () => Promise<void>;
+  /** `keepLogs`: leave the folder for a reader (after a failed test). */
+  stop: (opts?: { keepLogs?: boolean }) => Promise<void>;
 }
 
 export interface StackOptions {
@@ -342,8 +343,8 @@ function withControls(info: StackInfo): Stack {
       }
       await readyPod(part);
     },
-    stop: async () => {
-      await stopBed(info.bed);
+    stop: async (opts) => {
+      await stopBed(info.bed, opts);
       if (info.detached) await rm(stackStatePath, { force: true });
     },
   };
