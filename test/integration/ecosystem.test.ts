@@ -1,7 +1,8 @@
 // What the ecosystem's own tools make of Actions the function wrote on a real API server:
 // kstatus (sigs.k8s.io/cli-utils, built by test/kstatus/build.sh: Flux, kpt and cli-utils
-// appliers), Argo CD's health check (config/argocd/health.lua, run by Lua 5.1 as Argo CD runs it),
-// `kubectl get` and `kubectl explain`.
+// appliers), Argo CD's health check (config/argocd/health.lua, run by test/argocd/build.sh's binary
+// on Argo CD's Lua interpreter, gopher-lua, as Argo CD's util/lua runs an argocd-cm health
+// customization: see test/argocd/main.go), `kubectl get` and `kubectl explain`.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -21,10 +22,13 @@ const HEALTH = 'config/argocd/health.lua';
 
 let fn: FunctionUnderTest;
 let kstatusBin = '';
+let argoBin = '';
 beforeAll(async () => {
   await admin.namespace(ns);
   fn = await serveFunction(cluster);
-  kstatusBin = (await run('bash', ['test/kstatus/build.sh'], { timeout: 290_000 })).stdout.trim();
+  // Each well under a minute cold; a build that fails rejects here, failing every test.
+  const build = async (script: string) => (await run('bash', [script], { timeout: 290_000 })).stdout.trim();
+  [kstatusBin, argoBin] = await Promise.all([build('test/kstatus/build.sh'), build('test/argocd/build.sh')]);
 }, 300_000);
 afterAll(() => fn.close());
 
@@ -41,7 +45,7 @@ async function kstatus(object: Action): Promise<{ status: string; message: strin
 
 /** What Argo CD's health check (the shipped Lua) says of the object. */
 async function argo(object: Action): Promise<{ status: string; message: string }> {
-  return JSON.parse(await pipeThrough('lua5.1', ['test/argocd/run-health.lua', HEALTH], JSON.stringify(object))) as {
+  return JSON.parse(await pipeThrough(argoBin, [HEALTH], JSON.stringify(object))) as {
     status: string;
     message: string;
   };
