@@ -1,5 +1,5 @@
 // Runs a checker with `input` on its stdin and resolves to its stdout; rejects with its stderr
-// when it exits non-zero (the ecosystem's own tools: kstatus, Prometheus's parser, Lua).
+// when it exits non-zero (the ecosystem's own tools: kstatus, Prometheus's parser, Argo CD's health-script runner).
 import { spawn } from 'node:child_process';
 
 export function pipeThrough(exe: string, args: string[], input: string): Promise<string> {
