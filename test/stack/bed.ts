@@ -129,7 +129,7 @@ export async function whileBedRuns<T>(info: BedInfo, work: () => Promise<T>): Pr
       const gone = alive(info.node.pid, info.node.exe)
         ? exitedProcess(info.cluster)
         : { name: 'the node (kubelet, cluster DNS and kube-proxy stand-ins)', logFile: info.node.logFile };
-      if (gone) throw new Error(`${gone.name} exited; ${gone.logFile} ends:\n${tailOf(gone.logFile, 20)}`);
+      if (gone) throw new ProcessExited(`${gone.name} exited; ${gone.logFile} ends:\n${tailOf(gone.logFile, 20)}`);
     }
   })();
   exited.catch(() => undefined); // once `work` wins, the watch's abort is nobody's error
@@ -140,13 +140,16 @@ export async function whileBedRuns<T>(info: BedInfo, work: () => Promise<T>): Pr
   }
 }
 
+/** A process of the bed ended during its start; the message holds the end of its log. */
+class ProcessExited extends Error {}
+
 /**
  * A start that failed after the bed's processes began: stops them, keeps the folder (its logs),
  * and fails naming it, the logs to read, and their ends.
  */
 export async function failedStart(info: BedInfo, error: unknown, relevant?: string[]): Promise<never> {
   await stopBed(info, { keepLogs: true });
-  const logs = relevant ?? [...podLogs(info.dir), info.node.logFile];
+  const logs = error instanceof ProcessExited ? [] : (relevant ?? [...podLogs(info.dir), info.node.logFile]);
   throw new Error(
     [
       messageOf(error),
