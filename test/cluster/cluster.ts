@@ -330,21 +330,21 @@ export async function writeKubeconfigForToken(cluster: ClusterInfo, token: strin
  */
 export async function stopCluster(info: ClusterInfo, opts: { keepLogs?: boolean } = {}): Promise<void> {
   for (const [pid, name] of processes(info)) await stopProcess(pid, join(info.binDir, name));
-  attached.delete(info);
+  attached.delete(info.dir);
   if (info.ownsDir && !opts.keepLogs) await rm(info.dir, { recursive: true, force: true, maxRetries: 3 });
   if (info.detached) await rm(statePath, { force: true });
 }
 
 // Attached clusters not stopped yet; killed synchronously if this process exits or is signalled.
-const attached = new Set<ClusterInfo>();
+const attached = new Map<string, ClusterInfo>(); // by folder: callers hold copies of the info
 let hooked = false;
 
 function watchExit(info: ClusterInfo): void {
-  attached.add(info);
+  attached.set(info.dir, info);
   if (hooked) return;
   hooked = true;
   const killAll = (): void => {
-    for (const c of attached) {
+    for (const c of attached.values()) {
       for (const [pid, exe] of processes(c)) {
         if (alive(pid, join(c.binDir, exe))) process.kill(pid, 'SIGKILL'); // no time to wait for SIGTERM
       }

@@ -2,13 +2,23 @@
 // EndpointSlices (written by kube-controller-manager from the pods the kubelet reports) and, on
 // every change there or in the kubelet's pods, rewrites the hosts files and adds redirects. What
 // they cannot do (a failed command or write, a watch that ends for good) goes to `fatal`.
+// As cluster DNS answers before any pod starts, a new pod's hosts file holds every Service name
+// before its container starts (`prepare`): a process that resolves a name once at start (Knative's
+// OIDC verifier resolves kubernetes.default.svc once, and stays without a provider if that fails)
+// must not race the first rewrite.
 import type { Admin } from '../support/admin.js';
-import { serviceNames, writeHostsFiles } from './dns.js';
+import { hostsFile, serviceNames, writeHostsFiles } from './dns.js';
 import { applyRedirects, redirects } from './kube-proxy.js';
+import { writeFile } from 'node:fs/promises';
+import { StandInFailure } from './host-command.js';
 import type { Host } from './netns.js';
 import type { EndpointSlice, Service } from './services.js';
 
 export interface Network {
+  /** Resolves once Services and EndpointSlices have been listed: the names are all known. */
+  synced: Promise<void>;
+  /** Writes a new host's hosts file with every Service name, before anything runs in it. */
+  prepare(name: string, host: Host): Promise<void>;
   /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
   sync(): void;
   /** Stops watching and waits for the rewrite under way. */
@@ -51,11 +61,22 @@ export function startNetwork(
     if (!abort.signal.aborted)
       fatal(new Error(`the cluster DNS and kube-proxy stand-ins stopped watching ${what}: ${e.message}`));
   };
-  void admin.watch('/api/v1/services', track(services), abort.signal).catch(failed('Services'));
-  void admin
-    .watch('/apis/discovery.k8s.io/v1/endpointslices', track(slices), abort.signal)
-    .catch(failed('EndpointSlices'));
+  const listed = <T extends Service | EndpointSlice>(path: string, into: Map<string, T>, what: string) =>
+    new Promise<void>((resolve) => {
+      void admin.watch(path, track(into), abort.signal, resolve).catch(failed(what));
+    });
+  const synced = Promise.all([
+    listed('/api/v1/services', services, 'Services'),
+    listed('/apis/discovery.k8s.io/v1/endpointslices', slices, 'EndpointSlices'),
+  ]).then(() => undefined);
   return {
+    synced,
+    prepare: async (name, host) => {
+      const names = serviceNames(services.values(), slices.values());
+      await writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: unknown) => {
+        throw new StandInFailure('cluster DNS', `writing ${host.hostsFile}`, (e as Error).message);
+      });
+    },
     sync,
     stop: async () => {
       abort.abort();

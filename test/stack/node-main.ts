@@ -29,21 +29,27 @@ const fatal = (error: unknown): never => {
   log(`node: FATAL: ${messageOf(error)}`);
   process.exit(1);
 };
-let network: Network | undefined;
-const kubelet: Kubelet = await startKubelet({
+// The network first, its Services and EndpointSlices listed, so that each pod's hosts file holds
+// every name before its container starts, as cluster DNS answers before any pod runs.
+let kubelet: Kubelet | undefined;
+const network: Network = startNetwork(
+  admin,
+  () => [...(kubelet?.pods() ?? [])].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })),
+  fatal,
+);
+await network.synced;
+kubelet = await startKubelet({
   admin,
   cluster: config.cluster,
   images: config.images,
   dir: config.dir,
   log,
-  onChange: () => network?.sync(),
+  onChange: () => {
+    network.sync();
+  },
+  prepareHost: (name, host) => network.prepare(name, host),
   fatal,
 });
-network = startNetwork(
-  admin,
-  () => [...kubelet.pods()].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })),
-  fatal,
-);
 log('node: kubelet, DNS and kube-proxy stand-ins running');
 
 let stopping = false;

@@ -50,7 +50,8 @@ export class Admin {
    * Lists `path` (a collection, with any query) and then watches it from that list's
    * resourceVersion, handing every object to `onEvent` ('ADDED' for the listed ones). It re-lists
    * when the watch ends or its resourceVersion expires, until `signal` aborts, and then reports
-   * 'DELETED' for what went meanwhile, as an informer's Replace does. `T` is what the
+   * 'DELETED' for what went meanwhile, as an informer's Replace does. `onListed` runs after
+   * each list's objects are handed over (the caller's view is complete). `T` is what the
    * caller asks the server for (Pods, Services): the server's JSON, typed as such, as `request` does.
    */
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
@@ -58,6 +59,7 @@ export class Admin {
     path: string,
     onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void | Promise<void>,
     signal: AbortSignal,
+    onListed?: () => void,
   ): Promise<void> {
     const sep = path.includes('?') ? '&' : '?';
     const known = new Map<string, T>();
@@ -73,6 +75,7 @@ export class Admin {
       const listed = new Set(list.body.items.map(keyOf));
       for (const [key, gone] of [...known]) if (!listed.has(key)) await seen('DELETED', gone);
       for (const item of list.body.items) await seen('ADDED', item);
+      onListed?.();
       const url = new URL(
         `${path}${sep}watch=1&allowWatchBookmarks=false&resourceVersion=${list.body.metadata.resourceVersion}`,
         this.cluster.server,
