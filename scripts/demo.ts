@@ -18,7 +18,7 @@ const say = (line: string) => {
 say(
   "demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing's controllers, webhooks and data plane, and the function",
 );
-say('demo: the first run builds them from their Go modules: about 15 minutes on 2 cores, then seconds');
+say('demo: the first run builds them from their Go modules: 15 to 30 minutes on 2 cores, then seconds');
 const at = process.argv.indexOf('--overlay');
 const overlay = at < 0 ? undefined : process.argv[at + 1];
 if (at >= 0 && !overlay)
