@@ -195,11 +195,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     }
     log(`cluster: ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${dir})`);
   } catch (err) {
-    if (!ownsDir) {
-      await stopCluster(info);
-      throw err;
-    }
-    await stopCluster(info, { keepLogs: true });
+    await stopCluster(info, { keepLogs: true }); // a folder the caller gave is kept anyway
+    if (!ownsDir) throw err;
     throw new Error(`${messageOf(err)}\nThe control plane did not start; its folder is kept: ${dir}`, { cause: err });
   }
   if (detached) {
@@ -273,13 +270,13 @@ export function isRunning(info: ClusterInfo): boolean {
   return processes(info).every(([pid, name]) => alive(pid, join(info.binDir, name)));
 }
 
-/** [pid, binary] of each process the cluster started, in stop order. */
 /** The first of the cluster's processes that is no longer running, with its log, if any. */
 export function exitedProcess(info: ClusterInfo): { name: string; logFile: string } | undefined {
   const gone = processes(info).find(([pid, name]) => !alive(pid, join(info.binDir, name)));
   return gone && { name: gone[1], logFile: join(info.dir, `${gone[1]}.log`) };
 }
 
+/** [pid, binary] of each process the cluster started, in stop order. */
 function processes(info: ClusterInfo): [number, string][] {
   const { etcd, apiserver, controllerManager, scheduler } = info.pids;
   const all: [number | undefined, string][] = [

@@ -110,7 +110,7 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
  * anything is built: a missing command, a non-root user or a missing kernel feature fails here
  * with the command that fixes it, under the PATH the bed's own processes get.
  */
-export async function checkHost(): Promise<void> {
+async function checkHost(): Promise<void> {
   await run('bash', [join(repoRoot, 'scripts/setup-host.sh'), '--check']).catch((error: unknown) => {
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`this machine cannot run the test bed:\n${stderr || messageOf(error)}`, { cause: error });
@@ -129,7 +129,7 @@ export async function whileBedRuns<T>(info: BedInfo, work: () => Promise<T>): Pr
       const gone = alive(info.node.pid, info.node.exe)
         ? exitedProcess(info.cluster)
         : { name: 'the node (kubelet, cluster DNS and kube-proxy stand-ins)', logFile: info.node.logFile };
-      if (gone) throw new ProcessExited(`${gone.name} exited; ${gone.logFile} ends:\n${tailOf(gone.logFile, 20)}`);
+      if (gone) throw new StartFailure(`${gone.name} exited; ${gone.logFile} ends:\n${tailOf(gone.logFile, 20)}`, []);
     }
   })();
   exited.catch(() => undefined); // once `work` wins, the watch's abort is nobody's error
@@ -140,16 +140,23 @@ export async function whileBedRuns<T>(info: BedInfo, work: () => Promise<T>): Pr
   }
 }
 
-/** A process of the bed ended during its start; the message holds the end of its log. */
-class ProcessExited extends Error {}
+/** A start that failed where these logs hold the evidence (none: the message holds it already). */
+export class StartFailure extends Error {
+  constructor(
+    message: string,
+    readonly logs: string[],
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A start that failed after the bed's processes began: stops them, keeps the folder (its logs),
- * and fails naming it, the logs to read, and their ends.
+ * and fails naming it, the logs to read (a StartFailure's, or every pod's and the node's), and their ends.
  */
-export async function failedStart(info: BedInfo, error: unknown, relevant?: string[]): Promise<never> {
+export async function failedStart(info: BedInfo, error: unknown): Promise<never> {
   await stopBed(info, { keepLogs: true });
-  const logs = error instanceof ProcessExited ? [] : (relevant ?? [...podLogs(info.dir), info.node.logFile]);
+  const logs = error instanceof StartFailure ? error.logs : [...podLogs(info.dir), info.node.logFile];
   throw new Error(
     [
       messageOf(error),

@@ -7,10 +7,8 @@
 // OIDC verifier resolves kubernetes.default.svc once, and stays without a provider if that fails)
 // must not race the first rewrite.
 import type { Admin } from '../support/admin.js';
-import { hostsFile, serviceNames, writeHostsFiles } from './dns.js';
+import { serviceNames, writeHostsFiles } from './dns.js';
 import { applyRedirects, redirects } from './kube-proxy.js';
-import { writeFile } from 'node:fs/promises';
-import { StandInFailure } from './host-command.js';
 import type { Host } from './netns.js';
 import type { EndpointSlice, Service } from './services.js';
 
@@ -71,12 +69,7 @@ export function startNetwork(
   ]).then(() => undefined);
   return {
     synced,
-    prepare: async (name, host) => {
-      const names = serviceNames(services.values(), slices.values());
-      await writeFile(host.hostsFile, hostsFile({ name, ip: host.ip }, names)).catch((e: unknown) => {
-        throw new StandInFailure('cluster DNS', `writing ${host.hostsFile}`, (e as Error).message);
-      });
-    },
+    prepare: (name, host) => writeHostsFiles([{ name, host }], serviceNames(services.values(), slices.values())),
     sync,
     stop: async () => {
       abort.abort();

@@ -18,7 +18,7 @@ import { Admin } from '../support/admin.js';
 import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
-import { checkHost, failedStart, isBedRunning, startBed, stopBed, whileBedRuns, type BedInfo } from './bed.js';
+import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS, waitAvailable } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
 
@@ -126,9 +126,6 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? logToStderr;
   const detached = opts.detached ?? false;
-  await checkHost();
-  log('stack: building the function (npm run build)');
-  await run('npm', ['run', 'build'], { cwd: repoRoot });
   const bed = await startBed({
     images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repoRoot, 'dist/index.js')] } },
     auditPolicy: opts.auditPolicy ?? false,
@@ -138,9 +135,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const { admin, stop: _stop, ...bedInfo } = bed;
   const oidc = opts.oidc ?? false;
   const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
-  let chainLogs: string[] | undefined;
   try {
     return await whileBedRuns(bedInfo, async () => {
+      // After the bed's start, which checks the host before anything is built; the kubelet runs
+      // the bundle only once the function is deployed.
+      log('stack: building the function (npm run build)');
+      await run('npm', ['run', 'build'], { cwd: repoRoot });
       log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
       for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
         await patchFeatures(admin, `config/knative/cluster/${patch}`);
@@ -189,10 +189,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       };
       const stack = withControls(info);
       // The parts an event crosses, in order, and the node: what to read when none gets through.
-      const parts = ['adapter', 'ingress', 'dispatcher', 'filter', 'function'] as const;
-      chainLogs = [...parts.flatMap((part) => stack.logFiles(part)), bed.node.logFile];
-      await waitForChain(admin);
-      chainLogs = undefined;
+      await waitForChain(admin).catch((error: unknown) => {
+        // The parts an event crosses, in order, and the node: what to read when none gets through.
+        const parts = ['adapter', 'ingress', 'dispatcher', 'filter', 'function'] as const;
+        throw new StartFailure(messageOf(error), [...parts.flatMap((p) => stack.logFiles(p)), bed.node.logFile]);
+      });
       log(
         `stack: ready; function at ${await stack.functionUrl()}, broker at ${await stack.brokerUrl()}, logs in ${bed.dir}`,
       );
@@ -200,7 +201,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return stack;
     });
   } catch (error) {
-    return failedStart(bedInfo, error, chainLogs);
+    return failedStart(bedInfo, error);
   }
 }
 
