@@ -49,13 +49,13 @@ function pathWithout(hidden: RegExp): string {
 }
 
 describe('a start that cannot work', () => {
-  it('fails in seconds, before any build, naming a missing command and the one that installs it', async () => {
+  it('fails before anything is built or started, naming a missing command and the one that installs it', async () => {
     process.env['PATH'] = pathWithout(/^iptables/);
-    const started = Date.now();
-    const error = await startStack({ log: () => undefined }).then(() => undefined, messageOf);
+    const progress: string[] = []; // every build and start step logs here
+    const error = await startStack({ log: (line) => progress.push(line) }).then(() => undefined, messageOf);
     expect(error).toContain('this machine cannot run the test bed');
     expect(error).toContain('apt-get update && apt-get install -y --no-install-recommends iptables');
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(progress).toEqual([]); // nothing built, nothing started
     expect(leftovers()).toEqual([]);
   });
 
