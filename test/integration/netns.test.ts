@@ -1,12 +1,12 @@
 // The test hosts the Knative stack runs its processes in (test/stack/netns.ts): each reachable
-// on its own address from the root namespace and from the others, resolving names through its own
-// hosts file, and all of it gone after removeAll.
+// on its own address from the root namespace and from the others, resolving Service names through
+// the cluster DNS stand-in on the bridge (test/stack/dns.ts), and all of it gone after removeAll.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BRIDGE, createBridge, createHost, inHost, removeAll, type Host } from '../stack/netns.js';
+import { DNS_PORT, startDns, type DnsServer, type Records } from '../stack/dns.js';
+import { BRIDGE, createBridge, createHost, GATEWAY, inHost, removeAll, type Host } from '../stack/netns.js';
 import { until } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -15,6 +15,8 @@ const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.WH
 let a: Host;
 let b: Host;
 const servers: ChildProcess[] = [];
+let dns: DnsServer;
+let records: Records = new Map();
 
 function serve(host: Host, who: string): void {
   const cmd = inHost(host, process.execPath, ['-e', SERVER]);
@@ -31,6 +33,14 @@ async function fetchIn(host: Host, url: string): Promise<string> {
 
 beforeAll(async () => {
   await createBridge();
+  dns = await startDns(
+    GATEWAY,
+    DNS_PORT,
+    () => records,
+    (e) => {
+      throw e;
+    },
+  );
   a = await createHost('t-a', 2, 'ns-a');
   b = await createHost('t-b', 3, 'ns-b');
   serve(a, 'a');
@@ -46,6 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of servers) s.kill('SIGKILL');
+  await dns.close();
   await removeAll();
 });
 
@@ -55,10 +66,19 @@ describe('test hosts on a bridge', () => {
     expect(await fetchIn(a, `http://${b.ip}/`)).toBe('b');
   });
 
-  it("resolves names through the host's own hosts file, which may change while it runs", async () => {
-    await appendFile(a.hostsFile, `${b.ip} svc-b.ns-b.svc.cluster.local\n`);
-    expect(await fetchIn(a, 'http://svc-b.ns-b.svc.cluster.local/')).toBe('b');
-    await expect(fetchIn(b, 'http://svc-b.ns-b.svc.cluster.local/')).rejects.toThrow(); // not in b's file
+  it('resolves names through cluster DNS, as they are at each lookup, short names through its search list', async () => {
+    records = new Map([['svc.ns-b.svc.cluster.local', { addresses: [b.ip] }]]);
+    expect(await fetchIn(a, 'http://svc.ns-b.svc.cluster.local/')).toBe('b');
+    expect(await fetchIn(a, 'http://svc.ns-b/')).toBe('b');
+    expect(await fetchIn(b, 'http://svc/')).toBe('b'); // its own namespace's Service
+    records = new Map([['svc.ns-b.svc.cluster.local', { addresses: [a.ip] }]]);
+    expect(await fetchIn(a, 'http://svc.ns-b.svc.cluster.local/')).toBe('a');
+    records = new Map();
+    await expect(fetchIn(a, 'http://svc.ns-b.svc.cluster.local/')).rejects.toThrow(/ENOTFOUND/);
+  });
+
+  it('names each host in its own hosts file', async () => {
+    expect(await fetchIn(a, 'http://t-a/')).toBe('a');
   });
 
   it("keeps what listens in a host off the root namespace's loopback", async () => {
@@ -72,7 +92,7 @@ describe('test hosts on a bridge', () => {
     expect(netns).not.toMatch(/ap-/);
     const { stdout: links } = await run('ip', ['-br', 'link']);
     expect(links).not.toMatch(new RegExp(`${BRIDGE}|ap-v`));
-    expect(existsSync(extra.hostsFile)).toBe(false);
+    expect(existsSync(`/etc/netns/${extra.netns}`)).toBe(false);
     // What ran inside ended with it (with the bridge gone, nothing may be sent to those addresses).
     await until(
       'the servers inside to end',

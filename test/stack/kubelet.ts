@@ -92,8 +92,6 @@ export interface KubeletOptions {
   log: (line: string) => void;
   /** Called whenever a pod's address appears or goes, so DNS and kube-proxy stand-ins can follow. */
   onChange?: () => void;
-  /** Readies a pod's new host before its container starts (cluster DNS writes its names). */
-  prepareHost?: (podName: string, host: Host) => Promise<void>;
   /** What this stand-in cannot do (a failed host command, its watch ended): the node cannot work. */
   fatal: (error: unknown) => void;
 }
@@ -348,8 +346,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     if (index === undefined) throw new Error('no free test host address');
     const podDir = join(opts.dir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}`);
     await mkdir(podDir, { recursive: true });
-    const host = await createHost(`p${index}`, index, pod.metadata.namespace);
-    await opts.prepareHost?.(pod.metadata.name, host);
+    const host = await createHost(`p${index}`, index, pod.metadata.namespace, pod.metadata.name);
     const r: Running = {
       pod,
       host,

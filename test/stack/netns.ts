@@ -3,8 +3,9 @@
 // EndpointSlices (loopback and link-local addresses are refused) and every process may bind the
 // ports Knative fixes. The root namespace holds the bridge's first address (kube-apiserver and the
 // tests live there). Nothing here is routed beyond the bridge: no default route in a host, no NAT.
-// Each host resolves names through its own /etc/netns/<netns>/hosts (bind-mounted over /etc/hosts
-// by `ip netns exec`) and a resolv.conf that points at nothing, so no lookup leaves the machine.
+// Each host has its own /etc/netns/<netns>/hosts and resolv.conf (bind-mounted over /etc's by
+// `ip netns exec`): its hosts file names itself, its resolv.conf names the cluster DNS stand-in
+// on the bridge (test/stack/dns.ts), so no lookup leaves the machine.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,8 +25,6 @@ export interface Host {
   /** The network namespace, `ap-<name>`. */
   netns: string;
   ip: string;
-  /** This host's /etc/hosts, as `ip netns exec` shows it to the processes inside. */
-  hostsFile: string;
 }
 
 const ip = (...args: string[]) => hostCommand('kubelet', 'ip', args);
@@ -50,11 +49,12 @@ export async function createBridge(): Promise<void> {
 }
 
 /**
- * A host on the bridge at 10.231.0.<index> (2-254), named for what runs in it. `namespace` is the
+ * A host on the bridge at 10.231.0.<index> (2-254), its network namespace named `ap-<name>`, its
+ * hosts file giving `hostname` its address (a pod's hostname is its name). `namespace` is the
  * Kubernetes namespace of what runs there: its resolv.conf searches `<namespace>.svc.cluster.local`
  * first, as a pod's does.
  */
-export async function createHost(name: string, index: number, namespace: string): Promise<Host> {
+export async function createHost(name: string, index: number, namespace: string, hostname = name): Promise<Host> {
   if (!Number.isInteger(index) || index < 2 || index > 254) throw new Error(`host index ${index} is outside 2-254`);
   const netns = `${PREFIX}${name}`;
   if (netns.length > 15) throw new Error(`host name ${name} is too long for a link name`); // IFNAMSIZ - 1
@@ -68,14 +68,13 @@ export async function createHost(name: string, index: number, namespace: string)
   await ip('-n', netns, 'link', 'set', 'lo', 'up');
   const dir = join(NETNS_ETC, netns);
   await mkdir(dir, { recursive: true });
-  const hostsFile = join(dir, 'hosts');
-  await writeFile(hostsFile, `127.0.0.1 localhost\n${address} ${name}\n`);
+  await writeFile(join(dir, 'hosts'), `127.0.0.1 localhost\n${address} ${hostname}\n`);
   const search = [`${namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN].join(' ');
   await writeFile(
     join(dir, 'resolv.conf'),
-    `# no DNS server: names come from this host's hosts file\nnameserver 127.0.0.1\nsearch ${search}\noptions ndots:5 attempts:1 timeout:1\n`,
+    `# cluster DNS: the node's stand-in on the bridge\nnameserver ${GATEWAY}\nsearch ${search}\noptions ndots:5\n`,
   );
-  return { netns, ip: address, hostsFile };
+  return { netns, ip: address };
 }
 
 /** Ends what runs in the host and deletes it, its link and its files. */

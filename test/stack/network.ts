@@ -1,13 +1,12 @@
 // Keeps the DNS and kube-proxy stand-ins in line with the cluster: watches Services and
 // EndpointSlices (written by kube-controller-manager from the pods the kubelet reports) and, on
-// every change there or in the kubelet's pods, rewrites the hosts files and adds redirects. What
-// they cannot do (a failed command or write, a watch that ends for good) goes to `fatal`.
-// As cluster DNS answers before any pod starts, a new pod's hosts file holds every Service name
-// before its container starts (`prepare`): a process that resolves a name once at start (Knative's
-// OIDC verifier resolves kubernetes.default.svc once, and stays without a provider if that fails)
-// must not race the first rewrite.
+// every change there or in the kubelet's pods, recomputes the names DNS answers and adds
+// redirects. What they cannot do (a failed command, a watch that ends for good) goes to `fatal`.
+// As cluster DNS answers before any pod starts, the node starts its pods once `synced`: a process
+// that resolves a name once at start (Knative's OIDC verifier resolves kubernetes.default.svc
+// once, and stays without a provider if that fails) finds it.
 import type { Admin } from '../support/admin.js';
-import { serviceNames, writeHostsFiles } from './dns.js';
+import { serviceRecords, type Records } from './dns.js';
 import { applyRedirects, redirects } from './kube-proxy.js';
 import type { Host } from './netns.js';
 import type { EndpointSlice, Service } from './services.js';
@@ -15,36 +14,32 @@ import type { EndpointSlice, Service } from './services.js';
 export interface Network {
   /** Resolves once Services and EndpointSlices have been listed: the names are all known. */
   synced: Promise<void>;
-  /** Writes a new host's hosts file with every Service name, before anything runs in it. */
-  prepare(name: string, host: Host): Promise<void>;
+  /** What cluster DNS answers now. */
+  records(): Records;
   /** Recompute now (the kubelet calls this when a pod's address comes or goes). */
   sync(): void;
   /** Stops watching and waits for the rewrite under way. */
   stop(): Promise<void>;
 }
 
-export function startNetwork(
-  admin: Admin,
-  hosts: () => Iterable<{ name: string; host: Host }>,
-  fatal: (error: unknown) => void,
-): Network {
+export function startNetwork(admin: Admin, hosts: () => Iterable<Host>, fatal: (error: unknown) => void): Network {
   const services = new Map<string, Service>();
   const slices = new Map<string, EndpointSlice>();
   const applied = new WeakMap<Host, Set<number>>();
   const abort = new AbortController();
   let pending: Promise<void> = Promise.resolve();
+  let records: Records = new Map();
 
   const sync = (): void => {
+    records = serviceRecords(services.values(), slices.values());
     pending = pending
-      .then(async () => {
-        const all = [...hosts()];
-        await writeHostsFiles(all, serviceNames(services.values(), slices.values()));
-        await applyRedirects(
+      .then(() =>
+        applyRedirects(
           redirects(services.values(), [...slices.values()]),
-          new Map(all.map(({ host }) => [host.ip, host])),
+          new Map([...hosts()].map((host) => [host.ip, host])),
           applied,
-        );
-      })
+        ),
+      )
       .catch(fatal);
   };
   const track =
@@ -69,7 +64,7 @@ export function startNetwork(
   ]).then(() => undefined);
   return {
     synced,
-    prepare: (name, host) => writeHostsFiles([{ name, host }], serviceNames(services.values(), slices.values())),
+    records: () => records,
     sync,
     stop: async () => {
       abort.abort();

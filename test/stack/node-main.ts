@@ -10,6 +10,8 @@ import type { ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { startKubelet, type Images, type Kubelet } from './kubelet.js';
 import { startNetwork, type Network } from './network.js';
+import { DNS_PORT, startDns } from './dns.js';
+import { GATEWAY } from './netns.js';
 import { messageOf } from '../support/log.js';
 
 export interface NodeConfig {
@@ -29,15 +31,12 @@ const fatal = (error: unknown): never => {
   log(`node: FATAL: ${messageOf(error)}`);
   process.exit(1);
 };
-// The network first, its Services and EndpointSlices listed, so that each pod's hosts file holds
-// every name before its container starts, as cluster DNS answers before any pod runs.
+// The network first, its Services and EndpointSlices listed and cluster DNS serving them, so that
+// every name resolves before any pod's container starts, as on a cluster.
 let kubelet: Kubelet | undefined;
-const network: Network = startNetwork(
-  admin,
-  () => [...(kubelet?.pods() ?? [])].map(([key, pod]) => ({ name: key.split('/')[1] as string, host: pod.host })),
-  fatal,
-);
+const network: Network = startNetwork(admin, () => [...(kubelet?.pods().values() ?? [])].map((pod) => pod.host), fatal);
 await network.synced;
+const dns = await startDns(GATEWAY, DNS_PORT, () => network.records(), fatal).catch(fatal);
 kubelet = await startKubelet({
   admin,
   cluster: config.cluster,
@@ -47,7 +46,6 @@ kubelet = await startKubelet({
   onChange: () => {
     network.sync();
   },
-  prepareHost: (name, host) => network.prepare(name, host),
   fatal,
 });
 log('node: kubelet, DNS and kube-proxy stand-ins running');
@@ -60,6 +58,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`node: ${signal}: ending pods`);
     void (async () => {
       await network.stop();
+      await dns.close();
       await kubelet.stop();
       log('node: stopped');
       process.exit(0);
