@@ -86,7 +86,9 @@ export interface StartOptions {
 
 /**
  * The controllers the test bed needs from kube-controller-manager: Deployments become ReplicaSets
- * and Pods (and report Available), Services get Endpoints and EndpointSlices, aggregated
+ * and Pods (and report Available), Services get Endpoints and EndpointSlices (and the Endpoints
+ * Knative Serving writes itself for Services without a selector get EndpointSlices, which is what
+ * the cluster DNS and kube-proxy stand-ins read), aggregated
  * ClusterRoles are filled, owned objects and deleted namespaces are cleaned up, every namespace
  * gets its default ServiceAccount, and a node whose kubelet reports Ready loses the not-ready
  * taint new nodes are given (test/stack/kubelet.ts renews the node's Lease, as a kubelet does).
@@ -97,6 +99,7 @@ const CONTROLLERS = [
   'replicaset-controller',
   'endpoints-controller',
   'endpointslice-controller',
+  'endpointslice-mirroring-controller',
   'clusterrole-aggregation-controller',
   'garbage-collector-controller',
   'namespace-controller',

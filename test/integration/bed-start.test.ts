@@ -1,8 +1,7 @@
 // How the test bed starts. One that cannot work says so at once, and says why: a missing host
 // command fails the start in seconds, before anything is built, with the command that fixes it; a
 // node stand-in whose command fails ends the start as it happens, naming the stand-in and the
-// command, and keeps the logs (each case changes only the PATH the bed's processes get). One that
-// works gives each pod what a cluster does before its container starts: every Service's name.
+// command, and keeps the logs (each case changes only the PATH the bed's processes get).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBed } from '../stack/bed.js';
 import { startStack } from '../stack/stack.js';
 import { messageOf } from '../support/log.js';
-import { until } from '../support/wait.js';
 
 const realPath = process.env['PATH'] ?? '';
 const scratch: string[] = [];
@@ -82,34 +80,5 @@ describe('a start that cannot work', () => {
     expect(readFileSync(join(kept, 'node.log'), 'utf8')).toContain('node: FATAL: the kube-proxy stand-in failed');
     expect(existsSync(join(kept, 'kube-apiserver.log'))).toBe(true);
     expect(leftovers()).toEqual([]);
-  }, 300_000);
-});
-
-describe('a start that works', () => {
-  it('resolves every Service name in a pod as its container starts, as cluster DNS does', async () => {
-    // A process that resolves a name once at start must find it: Knative's OIDC verifier resolves
-    // kubernetes.default.svc once, and a start failed one time in five when it raced the names.
-    const image = {
-      exe: '/bin/sh',
-      args: ['-c', 'getent hosts kubernetes.default.svc eventing-webhook.knative-eventing; echo done; exec sleep 600'],
-    };
-    const bed = await startBed({ images: { 'names-at-start': image }, log: () => undefined });
-    try {
-      const pod = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'names-at-start', namespace: 'default' },
-        spec: { containers: [{ name: 'c', image: 'names-at-start' }] },
-      };
-      expect((await bed.admin.request('POST', '/api/v1/namespaces/default/pods', pod)).status).toBe(201);
-      const log = join(bed.dir, 'node', 'pods', 'default_names-at-start', 'c.log');
-      const first = await until('the pod to print what it resolved', () =>
-        existsSync(log) && readFileSync(log, 'utf8').includes('done') ? readFileSync(log, 'utf8') : undefined,
-      );
-      expect(first).toMatch(/^10\.231\.0\.1 +kubernetes\.default\.svc\.cluster\.local$/m);
-      expect(first).toMatch(/^10\.231\.0\.\d+ +eventing-webhook\.knative-eventing\.svc\.cluster\.local$/m);
-    } finally {
-      await bed.stop();
-    }
   }, 300_000);
 });

@@ -1,10 +1,12 @@
 // What a kubelet (with its container runtime and network plugin) does for the one node of the test
 // bed, and nothing more. It registers the Node; for each Pod the scheduler binds to it, it gives
-// the Pod a test host of its own (test/stack/netns.ts), runs the Pod's one container as a local
-// process there (the image names a binary built here, see `images`), probes its readiness and
-// reports the Pod's status; it restarts a container that exits and ends it when the Pod is
-// deleted. Everything else (Deployments, ReplicaSets, Endpoints, EndpointSlices) is
-// kube-controller-manager's, from what this reports.
+// the Pod a test host of its own (test/stack/netns.ts), runs each of the Pod's containers as a
+// local process there, all sharing the host's network as a pod's containers share localhost (the
+// image names a binary built here, see `images`), probes each container's readiness and reports
+// the Pod's status, Ready when every container is; it restarts a container that exits, and when
+// the Pod is deleted runs each container's preStop hook and then ends it. Everything else
+// (Deployments, ReplicaSets, Endpoints, EndpointSlices) is kube-controller-manager's, from what
+// this reports.
 //
 // Two differences from a real kubelet, both because no container runtime runs here: a container
 // gets its ServiceAccount's credentials as a kubeconfig in $KUBECONFIG (a token bound to the Pod,
@@ -45,6 +47,7 @@ interface Container {
   env?: EnvVar[];
   ports?: { name?: string; containerPort: number }[];
   readinessProbe?: Probe;
+  lifecycle?: { preStop?: { httpGet?: NonNullable<Probe['httpGet']> } };
 }
 export interface Pod {
   metadata: {
@@ -64,22 +67,26 @@ export interface Pod {
   };
 }
 
-interface Running {
-  pod: Pod;
-  host: Host;
-  exe: string;
+interface RunningContainer {
+  spec: Container;
+  image: Images[string];
   pid: number;
   restarts: number;
   ready: boolean;
-  stopping: boolean;
   startedAt: string;
   logFile: string;
+}
+interface Running {
+  pod: Pod;
+  host: Host;
+  containers: RunningContainer[];
+  stopping: boolean;
   timer?: NodeJS.Timeout;
 }
 
 export interface Kubelet {
-  /** The pods running here, by namespace/name. */
-  pods(): Map<string, { ip: string; pid: number; exe: string; logFile: string; host: Host }>;
+  /** The hosts of the pods running here. */
+  hosts(): Host[];
   stop(): Promise<void>;
 }
 
@@ -125,31 +132,29 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       status: status ? 'True' : 'False',
       lastTransitionTime: now,
     });
-    const c = r.pod.spec.containers[0] as Container;
+    const ready = r.containers.every((c) => c.ready);
     const status = {
       phase: 'Running',
       hostIP: GATEWAY,
       hostIPs: [{ ip: GATEWAY }],
       podIP: r.host.ip,
       podIPs: [{ ip: r.host.ip }],
-      startTime: r.startedAt,
+      startTime: r.containers[0]?.startedAt,
       conditions: [
         cond('PodScheduled', true),
         cond('Initialized', true),
-        cond('ContainersReady', r.ready),
-        cond('Ready', r.ready),
+        cond('ContainersReady', ready),
+        cond('Ready', ready),
       ],
-      containerStatuses: [
-        {
-          name: c.name,
-          image: c.image,
-          imageID: '',
-          ready: r.ready,
-          started: true,
-          restartCount: r.restarts,
-          state: { running: { startedAt: r.startedAt } },
-        },
-      ],
+      containerStatuses: r.containers.map((c) => ({
+        name: c.spec.name,
+        image: c.spec.image,
+        imageID: '',
+        ready: c.ready,
+        started: true,
+        restartCount: c.restarts,
+        state: { running: { startedAt: c.startedAt } },
+      })),
     };
     const res = await admin.request(
       'PATCH',
@@ -238,108 +243,113 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     return env;
   }
 
-  async function probe(r: Running): Promise<boolean> {
-    const p = (r.pod.spec.containers[0] as Container).readinessProbe;
-    const portOf = (port: number | string) =>
-      typeof port === 'number'
-        ? port
-        : ((r.pod.spec.containers[0] as Container).ports ?? []).find((q) => q.name === port)?.containerPort;
-    if (p?.httpGet) {
-      const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase();
-      const headers = Object.fromEntries((p.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      // As the kubelet's prober builds it: a path without its leading slash still means that one.
-      const path = (p.httpGet.path ?? '/').replace(/^(?!\/)/, '/');
-      const url = `${scheme}://${r.host.ip}:${portOf(p.httpGet.port)}${path}`;
-      // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
-      if (scheme === 'https') return answers(r.host.ip, portOf(p.httpGet.port) ?? 0, true);
-      const res = await fetch(url, {
-        headers: { 'user-agent': 'kube-probe/1.34', ...headers },
-        signal: AbortSignal.timeout(1000),
-      }).catch(() => undefined);
-      return res !== undefined && res.status >= 200 && res.status < 400;
-    }
-    if (p?.tcpSocket) return answers(r.host.ip, portOf(p.tcpSocket.port) ?? 0, false);
+  /** The HTTP GET of a probe or hook, at the pod's address; true for a 2xx or 3xx answer. */
+  async function httpGet(
+    r: Running,
+    c: Container,
+    get: NonNullable<Probe['httpGet']>,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const port = portOf(c, get.port);
+    const scheme = (get.scheme ?? 'HTTP').toLowerCase();
+    // A kubelet does not verify a probe's certificate; this probe only asks whether TLS answers.
+    if (scheme === 'https') return answers(r.host.ip, port, true);
+    const headers = Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value]));
+    // As the kubelet's prober builds it: a path without its leading slash still means that one.
+    const path = (get.path ?? '/').replace(/^(?!\/)/, '/');
+    const res = await fetch(`${scheme}://${r.host.ip}:${port}${path}`, {
+      headers: { 'user-agent': 'kube-probe/1.34', ...headers },
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch(() => undefined);
+    return res !== undefined && res.status >= 200 && res.status < 400;
+  }
+
+  async function probe(r: Running, c: Container): Promise<boolean> {
+    const p = c.readinessProbe;
+    if (p?.httpGet) return httpGet(r, c, p.httpGet, 1000);
+    if (p?.tcpSocket) return answers(r.host.ip, portOf(c, p.tcpSocket.port), false);
     return true;
   }
 
   function watchReadiness(r: Running): void {
     const tick = async () => {
       if (r.stopping) return;
-      const ready = alive(r.pid, r.exe) && (await probe(r));
-      if (ready !== r.ready) {
-        r.ready = ready;
+      let changed = false;
+      for (const c of r.containers) {
+        const ready = alive(c.pid, c.image.exe) && (await probe(r, c.spec));
+        if (ready !== c.ready) changed = true;
+        c.ready = ready;
+      }
+      if (changed) {
         await patchStatus(r);
         opts.onChange?.();
       }
-      r.timer = setTimeout(() => void tick(), r.ready ? 2000 : 250);
+      const allReady = r.containers.every((c) => c.ready);
+      r.timer = setTimeout(() => void tick(), allReady ? 2000 : 250);
       r.timer.unref();
     };
     void tick();
   }
 
-  async function runContainer(r: Running): Promise<void> {
-    const c = r.pod.spec.containers[0] as Container;
-    const image = opts.images[c.image] as Images[string];
-    const podDir = dirname(r.logFile);
-    const env = await environment(r.pod, r.host, c, podDir);
-    const cmd = inHost(r.host, image.exe, [...(image.args ?? []), ...(c.args ?? [])]);
-    r.pid = await launch({
+  async function runContainer(r: Running, c: RunningContainer): Promise<void> {
+    const podDir = dirname(c.logFile);
+    const env = await environment(r.pod, r.host, c.spec, podDir);
+    const cmd = inHost(r.host, c.image.exe, [...(c.image.args ?? []), ...(c.spec.args ?? [])]);
+    c.pid = await launch({
       exe: cmd.exe,
       args: cmd.args,
       env,
-      logFile: r.logFile,
+      logFile: c.logFile,
       detached: false,
       cwd: podDir,
       replaceEnv: true,
     });
-    r.startedAt = new Date().toISOString();
+    c.startedAt = new Date().toISOString();
     // As a container runtime's state: which process is the container, for tools that sample it.
-    await writeFile(join(podDir, 'pid'), `${r.pid} ${r.exe}\n`);
+    await writeFile(join(podDir, `${c.spec.name}.pid`), `${c.pid} ${c.image.exe}\n`);
     // Restarted like restartPolicy Always when it exits on its own.
     const check = setInterval(() => {
       if (r.stopping) {
         clearInterval(check);
         return;
       }
-      if (alive(r.pid, r.exe)) return;
+      if (alive(c.pid, c.image.exe)) return;
       clearInterval(check);
-      r.restarts++;
-      r.ready = false;
-      log(`kubelet: ${key(r.pod)} exited; restarting (${r.restarts})`);
-      void runContainer(r)
+      c.restarts++;
+      c.ready = false;
+      log(`kubelet: ${key(r.pod)} container ${c.spec.name} exited; restarting (${c.restarts})`);
+      void runContainer(r, c)
         .then(() => patchStatus(r))
-        .catch(failed(`restarting ${key(r.pod)}`));
+        .catch(failed(`restarting ${key(r.pod)} container ${c.spec.name}`));
     }, 250);
     check.unref();
   }
 
-  /** A container that cannot start, as the kubelet reports it: Pending, waiting, with the reason. */
-  async function reportWaiting(pod: Pod, c: Container, reason: string, message: string): Promise<void> {
-    const status = {
+  /** Containers that cannot start, as the kubelet reports them: Pending, each waiting with its reason. */
+  async function reportWaiting(pod: Pod, waiting: Map<string, { reason: string; message: string }>): Promise<void> {
+    const containerStatuses = pod.spec.containers.map((c) => ({
       name: c.name,
       image: c.image,
       imageID: '',
       ready: false,
       restartCount: 0,
-      state: { waiting: { reason, message } },
-    };
+      state: { waiting: waiting.get(c.name) ?? { reason: 'ContainerCreating' } },
+    }));
     const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`;
     await admin.request(
       'PATCH',
       path,
-      { status: { phase: 'Pending', containerStatuses: [status] } },
+      { status: { phase: 'Pending', containerStatuses } },
       'application/strategic-merge-patch+json',
     );
   }
 
   async function start(pod: Pod): Promise<void> {
-    const [c, ...others] = pod.spec.containers;
-    if (!c || others.length)
-      throw new Error(`pod ${key(pod)} has ${pod.spec.containers.length} containers; this kubelet runs exactly one`);
-    const image = opts.images[c.image];
-    if (!image) {
-      log(`kubelet: ${key(pod)}: no local binary for image ${c.image}`);
-      await reportWaiting(pod, c, 'ErrImagePull', `no local binary for ${c.image}`);
+    const missing = pod.spec.containers.filter((c) => !opts.images[c.image]);
+    if (missing.length) {
+      log(`kubelet: ${key(pod)}: no local binary for image ${missing.map((c) => c.image).join(', ')}`);
+      const reason = (c: Container) => ({ reason: 'ErrImagePull', message: `no local binary for ${c.image}` });
+      await reportWaiting(pod, new Map(missing.map((c) => [c.name, reason(c)])));
       return;
     }
     const index = freeIndexes.shift();
@@ -350,23 +360,29 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     const r: Running = {
       pod,
       host,
-      exe: image.exe,
-      pid: 0,
-      restarts: 0,
-      ready: false,
+      containers: pod.spec.containers.map((spec) => ({
+        spec,
+        image: opts.images[spec.image] as Images[string],
+        pid: 0,
+        restarts: 0,
+        ready: false,
+        startedAt: '',
+        logFile: join(podDir, `${spec.name}.log`),
+      })),
       stopping: false,
-      startedAt: '',
-      logFile: join(podDir, `${c.name}.log`),
     };
     running.set(key(pod), r);
+    let current: RunningContainer | undefined;
     try {
-      await runContainer(r);
+      // In order, as a kubelet starts them, each without waiting for the one before to be ready.
+      for (current of r.containers) await runContainer(r, current);
     } catch (error) {
       // As CreateContainerConfigError: say why, give the address back, try again in a second.
       const message = messageOf(error);
       log(`kubelet: ${key(pod)}: ${message}`);
       await end(key(pod), 0);
-      await reportWaiting(pod, c, 'CreateContainerConfigError', message);
+      const reason = { reason: 'CreateContainerConfigError', message };
+      await reportWaiting(pod, new Map(current ? [[current.spec.name, reason]] : []));
       setTimeout(
         () =>
           void admin
@@ -381,7 +397,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       return;
     }
     await patchStatus(r);
-    log(`kubelet: ${key(pod)} running ${c.image} at ${host.ip} (pid ${r.pid})`);
+    const what = r.containers.map((c) => `${c.spec.name} ${c.spec.image} (pid ${c.pid})`).join(', ');
+    log(`kubelet: ${key(pod)} running ${what} at ${host.ip}`);
     opts.onChange?.();
     watchReadiness(r);
   }
@@ -393,7 +410,16 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     clearTimeout(r.timer);
     running.delete(k); // off the DNS and kube-proxy stand-ins' list before its host goes
     opts.onChange?.();
-    if (r.pid) await stopProcess(r.pid, r.exe, Math.min(gracePeriodSeconds, 10) * 1000);
+    // Each container at once: its preStop hook, then SIGTERM, all within the one grace period
+    // (capped: a test bed does not wait 30 s for a pod).
+    const deadline = Date.now() + Math.min(gracePeriodSeconds, 10) * 1000;
+    await Promise.all(
+      r.containers.map(async (c) => {
+        const hook = c.spec.lifecycle?.preStop?.httpGet;
+        if (hook && c.pid && alive(c.pid, c.image.exe)) await httpGet(r, c.spec, hook, deadline - Date.now());
+        if (c.pid) await stopProcess(c.pid, c.image.exe, Math.max(0, deadline - Date.now()));
+      }),
+    );
     await removeHost(r.host);
     freeIndexes.push(Number(r.host.ip.split('.').pop()));
   }
@@ -446,10 +472,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     });
 
   return {
-    pods: () =>
-      new Map(
-        [...running].map(([k, r]) => [k, { ip: r.host.ip, pid: r.pid, exe: r.exe, logFile: r.logFile, host: r.host }]),
-      ),
+    hosts: () => [...running.values()].map((r) => r.host),
     stop: async () => {
       abort.abort();
       clearInterval(heartbeat);
@@ -499,6 +522,13 @@ async function registerNode(admin: Admin): Promise<void> {
     'application/strategic-merge-patch+json',
   );
   if (res.status !== 200) throw new Error(`node ${NODE} status: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** A probe's or hook's port: a number, or the name of one of the container's ports. */
+function portOf(c: Container, port: number | string): number {
+  const found = typeof port === 'number' ? port : (c.ports ?? []).find((q) => q.name === port)?.containerPort;
+  if (found === undefined) throw new Error(`container ${c.name} has no port named ${port}`);
+  return found;
 }
 
 /** Whether a connection (TCP, or TLS without checking the certificate) opens within a second. */

@@ -34,7 +34,7 @@ const fatal = (error: unknown): never => {
 // The network first, its Services and EndpointSlices listed and cluster DNS serving them, so that
 // every name resolves before any pod's container starts, as on a cluster.
 let kubelet: Kubelet | undefined;
-const network: Network = startNetwork(admin, () => [...(kubelet?.pods().values() ?? [])].map((pod) => pod.host), fatal);
+const network: Network = startNetwork(admin, () => kubelet?.hosts() ?? [], fatal);
 await network.synced;
 const dns = await startDns(GATEWAY, DNS_PORT, () => network.records(), fatal).catch(fatal);
 kubelet = await startKubelet({

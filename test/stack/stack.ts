@@ -213,6 +213,7 @@ interface AdapterDeployment {
 
 interface PodView {
   metadata: { name: string; creationTimestamp: string; deletionTimestamp?: string };
+  spec: { containers: { name: string }[] };
   status: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
@@ -284,7 +285,9 @@ function withControls(info: StackInfo): Stack {
       const entries = await Promise.all(
         (Object.keys(PARTS) as Part[]).map(async (part) => {
           const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
-          const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, 'pid') : '';
+          // The part's own container: the pod's first (a revision's queue-proxy comes after it).
+          const container = pod?.spec.containers[0]?.name;
+          const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, `${container}.pid`) : '';
           const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
           return [part, pid] as const;
         }),
