@@ -16,6 +16,7 @@ import { alive, launch, runBuildScript, stopProcess, waitFor } from '../cluster/
 import { Admin } from '../support/admin.js';
 import { repoRoot } from '../support/repo.js';
 import { installKnative, installKnativeCrds, knativeImages } from './knative.js';
+import { installServing, installServingCrds, servingImages } from './knative-serving.js';
 import { NODE, type Images } from './kubelet.js';
 import { createBridge, GATEWAY, removeAll } from './netns.js';
 import type { NodeConfig } from './node-main.js';
@@ -31,6 +32,8 @@ export interface BedInfo {
   /** The control plane's logs, node.log and, under node/pods/<ns>_<pod>/, each pod's folder. */
   dir: string;
   knativeBin: string;
+  /** The Knative Serving build, when the bed runs Serving. */
+  servingBin?: string;
 }
 
 export interface Bed extends BedInfo {
@@ -42,6 +45,8 @@ export interface BedOptions {
   /** Images beyond Knative's that the kubelet can run (the function, under the Serving stand-in). */
   images?: Images;
   auditPolicy?: boolean;
+  /** Also run Knative Serving (knative-serving.ts) and its ingress stand-in. */
+  serving?: boolean;
   /** Outlive this process (stack:up); stop with stopBed from any process. */
   detached?: boolean;
   log?: (line: string) => void;
@@ -52,6 +57,7 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
   const detached = opts.detached ?? false;
   await checkHost();
   const knativeBin = await runBuildScript(join(repoRoot, 'test/knative/build.sh'), log);
+  const servingBin = opts.serving ? await runBuildScript(join(repoRoot, 'test/serving/build.sh'), log) : undefined;
   await createBridge(); // also removes what a crashed run left
   let info: BedInfo | undefined;
   let cluster: Cluster | undefined;
@@ -60,7 +66,10 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
       address: GATEWAY,
       port: 443, // where pods reach the `kubernetes` Service (Knative's OIDC verifier dials it)
       controllers: true,
-      beforeControllers: (info) => installKnativeCrds(new Admin(info), knativeBin),
+      beforeControllers: async (info) => {
+        await installKnativeCrds(new Admin(info), knativeBin);
+        if (servingBin) await installServingCrds(new Admin(info), servingBin);
+      },
       auditPolicy: opts.auditPolicy ?? false,
       detached,
       log,
@@ -69,7 +78,8 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
     const admin = new Admin(cluster);
     const dir = join(cluster.dir, 'node');
     await mkdir(dir, { recursive: true });
-    const config: NodeConfig = { cluster: clusterInfo, images: { ...knativeImages(knativeBin), ...opts.images }, dir };
+    const images = { ...knativeImages(knativeBin), ...(servingBin ? servingImages(servingBin) : {}), ...opts.images };
+    const config: NodeConfig = { cluster: clusterInfo, images, dir };
     const configFile = join(dir, 'config.json');
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const logFile = join(cluster.dir, 'node.log');
@@ -81,7 +91,13 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
       detached,
       cwd: repoRoot,
     });
-    const started: BedInfo = { cluster: clusterInfo, node: { pid, exe, logFile }, dir: cluster.dir, knativeBin };
+    const started: BedInfo = {
+      cluster: clusterInfo,
+      node: { pid, exe, logFile },
+      dir: cluster.dir,
+      knativeBin,
+      ...(servingBin ? { servingBin } : {}),
+    };
     info = started;
     await whileBedRuns(started, async () => {
       await waitFor(
@@ -95,6 +111,11 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
       log(
         `bed: Knative Eventing's control plane and data plane running in ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${started.dir})`,
       );
+      if (servingBin) {
+        const t1 = Date.now();
+        await installServing(admin, servingBin, log);
+        log(`bed: Knative Serving running in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+      }
     });
     return withStop(started);
   } catch (error) {

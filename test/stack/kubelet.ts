@@ -24,8 +24,11 @@ import { messageOf } from '../support/log.js';
 
 export const NODE = 'local';
 
-/** What each image runs here: a binary built from its Go module, or the function under `node`. */
-export type Images = Record<string, { exe: string; args?: string[] }>;
+/**
+ * What each image runs here: a binary built from its Go module, or the function under `node`;
+ * `workingDir` as an image's WORKDIR (by default the pod's folder).
+ */
+export type Images = Record<string, { exe: string; args?: string[]; workingDir?: string }>;
 
 interface EnvVar {
   name: string;
@@ -301,7 +304,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       env,
       logFile: c.logFile,
       detached: false,
-      cwd: podDir,
+      cwd: c.image.workingDir ?? podDir,
       replaceEnv: true,
     });
     c.startedAt = new Date().toISOString();
