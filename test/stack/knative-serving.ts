@@ -1,8 +1,9 @@
 // Knative Serving on the test bed, from the release manifests test/serving/build.sh assembles:
 // its controller, webhook, autoscaler and activator as Pods, queue-proxy beside every revision's
 // container, and the ingress stand-in (ingress.ts) as its networking layer. The harness sets only
-// what an operator sets in Serving's ConfigMaps: the ingress class, the cluster's domain, and
-// autoscaling windows short enough for tests (BED_AUTOSCALER, with the defaults beside them).
+// what an operator sets in Serving's ConfigMaps: the ingress class, the cluster's domain, the
+// registry whose tags Serving leaves alone (the bed's images are in none), and autoscaling windows
+// short enough for tests (BED_AUTOSCALER, with the defaults beside them).
 import { join } from 'node:path';
 import type { Admin } from '../support/admin.js';
 import { repoRoot } from '../support/repo.js';
@@ -19,6 +20,8 @@ const WEBHOOK_CONFIGS = [
   'validatingwebhookconfigurations/config.webhook.serving.knative.dev',
 ];
 export const INGRESS_IMAGE = 'test-bed/ingress-stand-in';
+/** Where the bed's images "are": a registry Serving is told not to resolve tags in (nothing serves it). */
+export const LOCAL_REGISTRY = 'localhost:5000';
 
 /**
  * How fast the autoscaler lets an idle revision go to zero here, and what a cluster has by default:
@@ -69,6 +72,9 @@ export async function installServing(admin: Admin, bin: string, log: (line: stri
   await mergeConfig(admin, 'config-network', { 'ingress-class': INGRESS_CLASS });
   await mergeConfig(admin, 'config-domain', { 'example.com': '' });
   await mergeConfig(admin, 'config-autoscaler', BED_AUTOSCALER);
+  await mergeConfig(admin, 'config-deployment', {
+    'registries-skipping-tag-resolving': `kind.local,ko.local,dev.local,${LOCAL_REGISTRY}`,
+  });
   await admin.kubectl('apply', '--server-side', '--force-conflicts', '-R', '-f', core);
   await admin.kubectl('apply', '-f', join(repoRoot, 'test/stack/ingress.yaml'));
   log('knative-serving: release and ingress stand-in applied; waiting for their Deployments');

@@ -1,16 +1,21 @@
-// The whole chain in the topology that ships, on the test bed (test/stack/bed.ts):
+// The whole chain in the topology that ships, on the test bed (test/stack/bed.ts) with Knative
+// Serving running:
 //   ApiServerSource adapter -> broker ingress -> IMC dispatcher -> broker filter -> function
 //   mtping (PingSource) -> function
-// config/knative is applied with kubectl through Knative's webhooks, and Knative's controllers
-// wire it: they create the adapter's Deployment, the channel and its subscription, and make
-// every object Ready. What the harness writes itself is in one place, serving.ts (Knative Serving
-// and `kn func deploy`), plus the README's cluster-admin step (config-features).
+// where "-> function" is Serving's path: the ingress stand-in, then the activator while the
+// function is at zero, then queue-proxy and the function. config/knative is applied with kubectl
+// through Knative's webhooks, the function is deployed by kn func's own deployer (function.ts),
+// and Knative's controllers wire the rest: the adapter's Deployment, the channel and its
+// subscription, the revision, every object Ready. The harness writes only the README's
+// cluster-admin step (config-features).
 //
 // Every part is a Pod, found through the API by its labels; stopping and starting a part goes
 // through the API too (scale, delete, re-create), so any process holding a StackInfo can do it.
 import { execFile } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
@@ -19,8 +24,10 @@ import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
 import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
-import { applyOnceAdmitted, patchFeatures, SYSTEM_NS, waitAvailable } from './knative.js';
-import { deployFunction, FUNCTION_IMAGE, installServingCrd } from './serving.js';
+import { applyOnceAdmitted, patchFeatures, SYSTEM_NS } from './knative.js';
+import { deployFunction, FUNCTION_IMAGE } from './function.js';
+import { INGRESS_NAMESPACE, INTERNAL_SERVICE } from './ingress.js';
+import { GATEWAY } from './netns.js';
 
 const run = promisify(execFile);
 export const stackStatePath = join(cacheDir, 'stack-state.json');
@@ -30,37 +37,37 @@ export const NS = 'advance-phase';
 const SOURCE = `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`;
 
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';
-/** Each part's Pods: namespace, label selector, the Deployment that owns them, and how their names begin. */
-const PARTS: Record<Part, { namespace: string; selector: string; deployment?: string; podPrefix: string }> = {
+/**
+ * Each part's Pods: namespace, label selector, how their names begin, and the part's own container
+ * when the pod has others (a revision's pod also runs queue-proxy).
+ */
+const PARTS: Record<Part, { namespace: string; selector: string; podPrefix: string; container?: string }> = {
   dispatcher: {
     namespace: SYSTEM_NS,
     selector: 'messaging.knative.dev/role=dispatcher',
-    deployment: 'imc-dispatcher',
     podPrefix: 'imc-dispatcher-',
   },
   ingress: {
     namespace: SYSTEM_NS,
     selector: 'eventing.knative.dev/brokerRole=ingress',
-    deployment: 'mt-broker-ingress',
     podPrefix: 'mt-broker-ingress-',
   },
   filter: {
     namespace: SYSTEM_NS,
     selector: 'eventing.knative.dev/brokerRole=filter',
-    deployment: 'mt-broker-filter',
     podPrefix: 'mt-broker-filter-',
   },
   mtping: {
     namespace: SYSTEM_NS,
     selector: 'sources.knative.dev/role=adapter',
-    deployment: 'pingsource-mt-adapter',
     podPrefix: 'pingsource-mt-adapter-',
   },
+  // Its revision's Deployment is Serving's, scaled by Serving's autoscaler.
   function: {
     namespace: NS,
     selector: 'serving.knative.dev/service=advance-phase',
-    deployment: 'advance-phase',
     podPrefix: 'advance-phase-',
+    container: 'user-container',
   },
   // Its Deployment is the ApiServerSource controller's, named after the source's uid.
   adapter: {
@@ -103,8 +110,12 @@ export interface Stack extends StackInfo {
    * namespace rolls the adapter's Deployment, and Actions changed during the roll send no event.
    */
   namespaces(names: string[]): Promise<void>;
-  /** Takes a part down (`kill`: at once, no draining); it stays down until startPart. */
+  /**
+   * Takes a part down: deletes its pods (`kill`: at once, no draining). Its Deployment makes new
+   * ones (the function's, as Serving's autoscaler asks); the adapter's comes back only with startPart.
+   */
   stopPart(part: Part, how?: 'term' | 'kill'): Promise<void>;
+  /** Waits for a Ready pod of the part (the function woken through Serving's route if at zero). */
   startPart(part: Part): Promise<void>;
   /** `keepLogs`: leave the folder for a reader (after a failed test). */
   stop: (opts?: { keepLogs?: boolean }) => Promise<void>;
@@ -127,6 +138,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? logToStderr;
   const detached = opts.detached ?? false;
   const bed = await startBed({
+    serving: true,
     images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repoRoot, 'dist/index.js')] } },
     auditPolicy: opts.auditPolicy ?? false,
     detached,
@@ -146,7 +158,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await patchFeatures(admin, `config/knative/cluster/${patch}`);
       }
       await admin.installCrd();
-      await installServingCrd(admin);
       const refused = await applyOnceAdmitted(admin, wiring, 20_000);
       if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
       if (opts.sweepSchedule) {
@@ -157,8 +168,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           'application/merge-patch+json',
         );
       }
-      await deployFunction(admin, NS);
-      await waitAvailable(admin, NS, ['advance-phase'], 60_000);
+      log("stack: deploying the function with kn func's deployer");
+      await deployFunction(bed.cluster, NS, log);
       log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
       const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
       await admin
@@ -245,12 +256,24 @@ function withControls(info: StackInfo): Stack {
     existsSync(podsDir)
       ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`))
       : [];
-  const scale = (part: Part, replicas: number) =>
-    admin.request(
-      'PATCH',
-      `/apis/apps/v1/namespaces/${PARTS[part].namespace}/deployments/${PARTS[part].deployment}/scale`,
-      { spec: { replicas } },
-      'application/merge-patch+json',
+  /** A request through Serving's route, as any sender's: it brings the function back from zero. */
+  const wakeFunction = async () => {
+    const resolver = new Resolver({ timeout: 1000, tries: 2 });
+    resolver.setServers([GATEWAY]);
+    const [ingress] = await resolver.resolve4(`${INTERNAL_SERVICE}.${INGRESS_NAMESPACE}.svc.cluster.local`);
+    await new Promise<void>((resolve, reject) => {
+      const headers = { host: `advance-phase.${NS}.svc.cluster.local` };
+      request({ host: ingress, port: 80, path: '/health/readiness', headers, timeout: 60_000 }, (res) => {
+        res.resume().on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+  };
+  const isUp = async (part: Part) =>
+    (await podsOf(part)).some(
+      (p) =>
+        !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     );
   /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
   const deletePods = async (part: Part, how: 'term' | 'kill') => {
@@ -270,14 +293,17 @@ function withControls(info: StackInfo): Stack {
   return {
     ...info,
     admin,
-    functionUrl: async () => `http://${await ipOf('function')}:8080/`,
+    functionUrl: async () => {
+      if (!(await isUp('function'))) await wakeFunction();
+      return `http://${await ipOf('function')}:8080/`;
+    },
     brokerUrl: async () => `http://${await ipOf('ingress')}:8080/${NS}/advance-phase`,
     logFiles: (part) =>
       podDirs(part)
         .map((d) => join(podsDir, d))
         .flatMap((d) =>
           readdirSync(d)
-            .filter((f) => f.endsWith('.log'))
+            .filter((f) => (PARTS[part].container ? f === `${PARTS[part].container}.log` : f.endsWith('.log')))
             .map((f) => join(d, f)),
         )
         .sort((a, b) => statTime(a) - statTime(b)),
@@ -285,8 +311,7 @@ function withControls(info: StackInfo): Stack {
       const entries = await Promise.all(
         (Object.keys(PARTS) as Part[]).map(async (part) => {
           const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
-          // The part's own container: the pod's first (a revision's queue-proxy comes after it).
-          const container = pod?.spec.containers[0]?.name;
+          const container = PARTS[part].container ?? pod?.spec.containers[0]?.name;
           const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, `${container}.pid`) : '';
           const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
           return [part, pid] as const;
@@ -332,7 +357,6 @@ function withControls(info: StackInfo): Stack {
         await admin.request('DELETE', SOURCE);
         return deletePods(part, how);
       }
-      if (part === 'function') await scale(part, 0);
       await deletePods(part, how);
     },
     startPart: async (part) => {
@@ -342,8 +366,8 @@ function withControls(info: StackInfo): Stack {
         if (res.status !== 201 && res.status !== 409)
           throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
         await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
-      } else if (part === 'function') {
-        await scale(part, 1);
+      } else if (part === 'function' && !(await isUp(part))) {
+        await wakeFunction(); // at zero, nothing else would bring it back
       }
       await readyPod(part);
     },

@@ -1,8 +1,8 @@
 // func.yaml as kn func's deployer turns it into a container (knative.dev/func v0.50.1,
 // pkg/k8s/deployer.go createEnvVarSource): a run env `{{ configMap:name:key }}` becomes a
-// configMapKeyRef, everything else is a literal value. The stand-in for `kn func deploy`
-// (test/stack/serving.ts) and the buildpack replay (which launches without a cluster, so it
-// resolves the references against config/knative/base) read func.yaml through this one file.
+// configMapKeyRef, everything else is a literal value. The buildpack replay (which launches
+// without a cluster, so it resolves the references against config/knative/base) and the checks of
+// func.yaml read it through this one file; the test bed deploys with kn func's own deployer.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
