@@ -2,12 +2,14 @@
 // with a valid token of another ServiceAccount, with the Trigger's own identity for another
 // audience, and an event slipped in through the Broker by a pod of its namespace. Each must be
 // refused with nothing written, while the real chain walks every Action (the rest of the suite).
+// And the function has no route from outside the cluster at all.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack, NS } from '../stack/stack.js';
 import { phaseOf } from '../support/chain.js';
+import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 import { post, type CloudEventJson } from '../support/http.js';
 
@@ -108,5 +110,19 @@ describe('with OIDC on, the function takes events from its senders only', () => 
     );
     expect(res.status).toBe(503); // the genuine object is not due for ~10 minutes
     await unchanged();
+  });
+});
+
+describe('the function is reachable inside the cluster only (func.yaml: cluster-local)', () => {
+  it('has a cluster-local address, a route on the internal listener and none on the external one', async () => {
+    const ksvc = await admin.request<{ status: { url: string } }>(
+      'GET',
+      `/apis/serving.knative.dev/v1/namespaces/${NS}/services/advance-phase`,
+    );
+    expect(ksvc.body.status.url).toBe(`http://advance-phase.${NS}.svc.cluster.local`);
+    const inside = await throughIngress('internal', `advance-phase.${NS}.svc.cluster.local`, '/health/readiness');
+    expect(inside.status).toBe(200);
+    const outside = await throughIngress('external', `advance-phase.${NS}.example.com`, '/health/readiness');
+    expect(outside.status).toBe(404);
   });
 });

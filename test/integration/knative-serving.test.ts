@@ -4,11 +4,10 @@
 // listener by its cluster-local name (on the external listener only when it is public), scales to
 // zero when idle, and comes back through the activator for the next request.
 import { Resolver } from 'node:dns/promises';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
-import { EXTERNAL_SERVICE, INGRESS_NAMESPACE, INTERNAL_SERVICE } from '../stack/ingress.js';
 import { GATEWAY } from '../stack/netns.js';
+import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 
 const HELLO = `require('node:http').createServer((q, s) => s.end('hello from ' + process.env.K_REVISION)).listen(process.env.PORT);`;
@@ -34,21 +33,6 @@ const ksvc = (name: string, labels: Record<string, string> = {}) => ({
   spec: { template: { spec: { containers: [{ image: 'dev.local/hello' }] } } },
 });
 
-/** A GET sent to the address cluster DNS gives `service`, with `host` as its Host header. */
-async function get(service: string, port: number, host: string): Promise<{ status: number; body: string }> {
-  const [address] = await resolver.resolve4(`${service}.${INGRESS_NAMESPACE}.svc.cluster.local`);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: address, port, path: '/', headers: { host }, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.on('error', reject).end();
-  });
-}
-
 const pods = async (service: string) =>
   (
     await bed.admin.request<{ items: { spec: { containers: { name: string }[] } }[] }>(
@@ -72,17 +56,17 @@ describe('Knative Serving', () => {
     );
     expect(body.status.address.url).toBe('http://hello.default.svc.cluster.local');
     expect((await pods('hello'))[0]?.spec.containers.map((c) => c.name)).toEqual(['user-container', 'queue-proxy']);
-    expect(await get(INTERNAL_SERVICE, 80, 'hello.default.svc.cluster.local')).toEqual({
+    expect(await throughIngress('internal', 'hello.default.svc.cluster.local')).toEqual({
       status: 200,
       body: 'hello from hello-00001',
     });
-    expect((await get(EXTERNAL_SERVICE, 8081, 'hello.default.example.com')).status).toBe(404);
+    expect((await throughIngress('external', 'hello.default.example.com')).status).toBe(404);
   }, 180_000);
 
   it('routes a public Service on the external listener too', async () => {
     await bed.admin.request('POST', `/apis/serving.knative.dev/v1/namespaces/${NS}/services`, ksvc('public'));
     await bed.admin.kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, 'ksvc/public');
-    expect(await get(EXTERNAL_SERVICE, 8081, 'public.default.example.com')).toEqual({
+    expect(await throughIngress('external', 'public.default.example.com')).toEqual({
       status: 200,
       body: 'hello from public-00001',
     });
@@ -103,7 +87,7 @@ describe('Knative Serving', () => {
     expect(await resolver.resolve4('hello-00001.default.svc.cluster.local')).toEqual(
       activator.body.items.map((p) => p.status.podIP),
     );
-    expect(await get(INTERNAL_SERVICE, 80, 'hello.default.svc.cluster.local')).toEqual({
+    expect(await throughIngress('internal', 'hello.default.svc.cluster.local')).toEqual({
       status: 200,
       body: 'hello from hello-00001',
     });

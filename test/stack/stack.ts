@@ -12,22 +12,19 @@
 // Every part is a Pod, found through the API by its labels; stopping and starting a part goes
 // through the API too (scale, delete, re-create), so any process holding a StackInfo can do it.
 import { execFile } from 'node:child_process';
-import { Resolver } from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
+import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE } from './function.js';
-import { INGRESS_NAMESPACE, INTERNAL_SERVICE } from './ingress.js';
-import { GATEWAY } from './netns.js';
 
 const run = promisify(execFile);
 export const stackStatePath = join(cacheDir, 'stack-state.json');
@@ -257,19 +254,7 @@ function withControls(info: StackInfo): Stack {
       ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`))
       : [];
   /** A request through Serving's route, as any sender's: it brings the function back from zero. */
-  const wakeFunction = async () => {
-    const resolver = new Resolver({ timeout: 1000, tries: 2 });
-    resolver.setServers([GATEWAY]);
-    const [ingress] = await resolver.resolve4(`${INTERNAL_SERVICE}.${INGRESS_NAMESPACE}.svc.cluster.local`);
-    await new Promise<void>((resolve, reject) => {
-      const headers = { host: `advance-phase.${NS}.svc.cluster.local` };
-      request({ host: ingress, port: 80, path: '/health/readiness', headers, timeout: 60_000 }, (res) => {
-        res.resume().on('end', resolve);
-      })
-        .on('error', reject)
-        .end();
-    });
-  };
+  const wakeFunction = () => throughIngress('internal', `advance-phase.${NS}.svc.cluster.local`, '/health/readiness');
   const isUp = async (part: Part) =>
     (await podsOf(part)).some(
       (p) =>
