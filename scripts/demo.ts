@@ -1,12 +1,13 @@
 // npm run demo: the whole chain on this machine. Starts the local stack (building what it needs
-// the first time), applies examples/action.yaml with kubectl, prints each phase as it begins,
-// shows what kubectl sees, and stops everything. `-- --overlay <dir>`: that kustomize directory
+// the first time), applies examples/action.yaml with kubectl, prints each phase as it begins and
+// the function's pods as Knative Serving scales them (to zero in each 20 s wait, back for the next
+// phase), shows what kubectl sees, and stops everything. `-- --overlay <dir>`: that kustomize directory
 // instead of config/knative (config/knative/overlays/any-broker: the wait carried by ticks).
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Action } from '../functions/advance-phase/src/action.js';
-import { startStack } from '../test/stack/stack.js';
+import { NS, startStack } from '../test/stack/stack.js';
 import { gaps } from '../test/support/chain.js';
 
 const run = promisify(execFile);
@@ -16,7 +17,7 @@ const say = (line: string) => {
 };
 
 say(
-  "demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing's controllers, webhooks and data plane, and the function",
+  "demo: starting the test bed (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), Knative Eventing's and Knative Serving's controllers, webhooks and data planes, and the function",
 );
 say('demo: the first run builds them from their Go modules: 15 to 30 minutes on 2 cores, then seconds');
 const at = process.argv.indexOf('--overlay');
@@ -29,6 +30,14 @@ const stack = await startStack({
     console.error(`  ${line}`);
   },
 });
+/** The function's pods that are not on their way out. */
+const functionPods = async () =>
+  (
+    await stack.admin.request<{ items: { metadata: { deletionTimestamp?: string } }[] }>(
+      'GET',
+      `/api/v1/namespaces/${NS}/pods?labelSelector=serving.knative.dev%2Fservice%3Dadvance-phase`,
+    )
+  ).body.items.filter((p) => !p.metadata.deletionTimestamp).length;
 const kubectl = (...args: string[]) =>
   run(join(stack.cluster.binDir, 'kubectl'), ['--kubeconfig', stack.cluster.kubeconfig, ...args]).then((r) => r.stdout);
 
@@ -41,9 +50,17 @@ try {
 
   let shown = 0;
   let action: Action;
-  const deadline = Date.now() + 120_000;
+  let pods = -1;
+  const applied = Date.now();
+  const deadline = applied + 180_000;
   do {
     await new Promise((r) => setTimeout(r, 100));
+    const now = await functionPods();
+    if (now !== pods) {
+      const what = now === 0 ? 'none: scaled to zero' : `${now} running`;
+      say(`  function pods: ${what} (+${((Date.now() - applied) / 1000).toFixed(1)} s)`);
+      pods = now;
+    }
     action = (await stack.admin.getAction('default', 'demo-action1')).body as Action;
     const timestamps = action.status.timestamps;
     for (; shown < timestamps.length; shown++) {
@@ -53,7 +70,7 @@ try {
     }
   } while (action.status.state !== 'Succeeded' && Date.now() < deadline);
   if (action.status.state !== 'Succeeded')
-    throw new Error('the example did not finish within 2 minutes; logs are in ' + stack.dir);
+    throw new Error('the example did not finish within 3 minutes; logs are in ' + stack.dir);
 
   say('\n$ kubectl wait --for=condition=Succeeded action/demo-action1');
   process.stdout.write(
