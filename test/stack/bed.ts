@@ -1,8 +1,8 @@
 // The test bed Knative runs on, this project's envtest: a real control plane (etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler) listening on a bridge, one node whose
 // kubelet, cluster DNS and kube-proxy are the small stand-ins beside this file (run as a process
-// of their own, node-main.ts), and Knative
-// Eventing installed from its release manifests, its controllers and webhooks running as Pods.
+// of their own, node-main.ts), and Knative Eventing (and with `serving`, Knative Serving and its
+// ingress stand-in) installed from its release manifests, its controllers and webhooks as Pods.
 // Start order: each part is up before anything needs it; stop in reverse. A failed start stops
 // every process and removes the network, keeps the folder of logs, and names the logs to read.
 import { execFile } from 'node:child_process';
@@ -42,7 +42,7 @@ export interface Bed extends BedInfo {
 }
 
 export interface BedOptions {
-  /** Images beyond Knative's that the kubelet can run (the function, under the Serving stand-in). */
+  /** Images beyond Knative's that the kubelet can run (the function's, a test's own). */
   images?: Images;
   auditPolicy?: boolean;
   /** Also run Knative Serving (knative-serving.ts) and its ingress stand-in. */
