@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Action } from '../functions/advance-phase/src/action.js';
-import { NS, startStack } from '../test/stack/stack.js';
+import { startStack } from '../test/stack/stack.js';
 import { gaps } from '../test/support/chain.js';
 
 const run = promisify(execFile);
@@ -30,14 +30,6 @@ const stack = await startStack({
     console.error(`  ${line}`);
   },
 });
-/** The function's pods that are not on their way out. */
-const functionPods = async () =>
-  (
-    await stack.admin.request<{ items: { metadata: { deletionTimestamp?: string } }[] }>(
-      'GET',
-      `/api/v1/namespaces/${NS}/pods?labelSelector=serving.knative.dev%2Fservice%3Dadvance-phase`,
-    )
-  ).body.items.filter((p) => !p.metadata.deletionTimestamp).length;
 const kubectl = (...args: string[]) =>
   run(join(stack.cluster.binDir, 'kubectl'), ['--kubeconfig', stack.cluster.kubeconfig, ...args]).then((r) => r.stdout);
 
@@ -55,7 +47,7 @@ try {
   const deadline = applied + 180_000;
   do {
     await new Promise((r) => setTimeout(r, 100));
-    const now = await functionPods();
+    const now = await stack.podCount('function', { ending: false });
     if (now !== pods) {
       const what = now === 0 ? 'none: scaled to zero' : `${now} running`;
       say(`  function pods: ${what} (+${((Date.now() - applied) / 1000).toFixed(1)} s)`);

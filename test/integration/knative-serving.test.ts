@@ -3,19 +3,15 @@
 // layer. A Knative Service becomes Ready as Serving says, is reached through the internal
 // listener by its cluster-local name (on the external listener only when it is public), scales to
 // zero when idle, and comes back through the activator for the next request.
-import { Resolver } from 'node:dns/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
-import { GATEWAY } from '../stack/netns.js';
-import { throughIngress } from '../support/route.js';
+import { clusterDns, throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 
 const HELLO = `require('node:http').createServer((q, s) => s.end('hello from ' + process.env.K_REVISION)).listen(process.env.PORT);`;
 const NS = 'default';
 
 let bed: Bed;
-const resolver = new Resolver({ timeout: 1000, tries: 1 });
-resolver.setServers([GATEWAY]);
 
 beforeAll(async () => {
   bed = await startBed({
@@ -84,7 +80,7 @@ describe('Knative Serving', () => {
       'GET',
       '/api/v1/namespaces/knative-serving/pods?labelSelector=app%3Dactivator',
     );
-    expect(await resolver.resolve4('hello-00001.default.svc.cluster.local')).toEqual(
+    expect(await clusterDns().resolve4('hello-00001.default.svc.cluster.local')).toEqual(
       activator.body.items.map((p) => p.status.podIP),
     );
     expect(await throughIngress('internal', 'hello.default.svc.cluster.local')).toEqual({

@@ -3,12 +3,11 @@
 // both are, restarts the one that exits, and on deletion runs a container's preStop hook before
 // its SIGTERM; cluster DNS answers every Service's name as a pod's container starts, and a
 // Service whose Endpoints are written by hand, as Knative Serving writes them.
-import { Resolver } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../stack/bed.js';
-import { GATEWAY } from '../stack/netns.js';
+import { clusterDns } from '../support/route.js';
 import { until } from '../support/wait.js';
 
 const node = process.execPath;
@@ -153,8 +152,7 @@ describe('the cluster DNS stand-in', () => {
       metadata: { name: 'by-hand' },
       subsets: [{ addresses: [{ ip: '10.231.0.250' }], ports: [{ port: 80 }] }],
     });
-    const resolver = new Resolver({ timeout: 1000, tries: 1 });
-    resolver.setServers([GATEWAY]);
+    const resolver = clusterDns();
     const found = await until('cluster DNS to answer for by-hand', () =>
       resolver.resolve4('by-hand.default.svc.cluster.local').catch(() => undefined),
     );

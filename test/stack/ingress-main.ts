@@ -9,7 +9,8 @@ import { KubeConfig, makeInformer, type KubernetesListObject } from '@kubernetes
 import { apiClient } from '../../functions/advance-phase/src/api-client.js';
 import { isReady, ownsIngress, proxy, readyStatus, route, type KIngress, type Visibility } from './ingress.js';
 
-const INGRESSES = '/apis/networking.internal.knative.dev/v1alpha1/ingresses';
+const API = '/apis/networking.internal.knative.dev/v1alpha1';
+const INGRESSES = `${API}/ingresses`;
 const LISTENERS: Record<Visibility, number> = { ClusterLocal: 8080, ExternalIP: 8081 };
 
 const log = (line: string) => {
@@ -22,7 +23,7 @@ const table = new Map<string, KIngress>();
 const keyOf = (ing: KIngress) => `${ing.metadata.namespace}/${ing.metadata.name}`;
 
 async function markReady(ing: KIngress): Promise<void> {
-  const path = `${INGRESSES.replace('/ingresses', '')}/namespaces/${ing.metadata.namespace}/ingresses/${ing.metadata.name}/status`;
+  const path = `${API}/namespaces/${ing.metadata.namespace}/ingresses/${ing.metadata.name}/status`;
   const status = readyStatus(ing, new Date().toISOString());
   const res = await client.call('PATCH', path, { status }, { contentType: 'application/merge-patch+json' });
   if (res.status === 200) log(`ingress ${keyOf(ing)}: Ready at generation ${ing.metadata.generation}`);

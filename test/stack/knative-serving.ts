@@ -7,9 +7,8 @@
 import { join } from 'node:path';
 import type { Admin } from '../support/admin.js';
 import { repoRoot } from '../support/repo.js';
-import { until } from '../support/wait.js';
 import { INGRESS_CLASS, INGRESS_NAMESPACE } from './ingress.js';
-import { waitAvailable } from './knative.js';
+import { waitAvailable, waitForWebhooks } from './knative.js';
 import type { Images } from './kubelet.js';
 
 export const SERVING_NS = 'knative-serving';
@@ -80,19 +79,5 @@ export async function installServing(admin: Admin, bin: string, log: (line: stri
   log('knative-serving: release and ingress stand-in applied; waiting for their Deployments');
   await waitAvailable(admin, SERVING_NS, DEPLOYMENTS, 180_000);
   await waitAvailable(admin, INGRESS_NAMESPACE, ['ingress'], 60_000);
-  await until(
-    "Knative Serving's webhook to configure its admission webhooks",
-    async () => {
-      for (const config of WEBHOOK_CONFIGS) {
-        const res = await admin.request<{ webhooks?: { clientConfig?: { caBundle?: string } }[] }>(
-          'GET',
-          `/apis/admissionregistration.k8s.io/v1/${config}`,
-        );
-        if (!res.body.webhooks?.every((w) => w.clientConfig?.caBundle)) return false;
-      }
-      return true;
-    },
-    60_000,
-    250,
-  );
+  await waitForWebhooks(admin, "Knative Serving's webhook", WEBHOOK_CONFIGS, { rules: false });
 }

@@ -100,15 +100,30 @@ export async function installKnative(admin: Admin, bin: string, log: (line: stri
   }
   log('knative: release applied; waiting for its Deployments');
   await waitAvailable(admin, SYSTEM_NS, RELEASE_DEPLOYMENTS, 180_000);
+  await waitForWebhooks(admin, "Knative's webhooks", WEBHOOK_CONFIGS);
+}
+
+/**
+ * Waits until a Knative webhook has filled in each of its admission webhook configurations: a CA
+ * bundle, and (`rules`, unless the release writes them itself) the rules.
+ */
+export async function waitForWebhooks(
+  admin: Admin,
+  who: string,
+  configs: string[],
+  { rules = true }: { rules?: boolean } = {},
+): Promise<void> {
   await until(
-    "Knative's webhooks to configure their admission webhooks",
+    `${who} to configure their admission webhooks`,
     async () => {
-      for (const config of WEBHOOK_CONFIGS) {
+      for (const config of configs) {
         const res = await admin.request<{ webhooks?: { clientConfig?: { caBundle?: string }; rules?: unknown[] }[] }>(
           'GET',
           `/apis/admissionregistration.k8s.io/v1/${config}`,
         );
-        if (!res.body.webhooks?.every((w) => w.clientConfig?.caBundle && (w.rules?.length ?? 0) > 0)) return false;
+        const filled = (w: { clientConfig?: { caBundle?: string }; rules?: unknown[] }) =>
+          Boolean(w.clientConfig?.caBundle) && (!rules || (w.rules?.length ?? 0) > 0);
+        if (!res.body.webhooks?.every(filled)) return false;
       }
       return true;
     },

@@ -99,6 +99,11 @@ export interface Stack extends StackInfo {
   brokerUrl(): Promise<string>;
   /** Every log a part's pods have written, oldest pod first (a restarted part has a new pod). */
   logFiles(part: Part): string[];
+  /**
+   * How many pods the part has (the function's: 0 at zero); with `ending: false`, only those not
+   * on their way out.
+   */
+  podCount(part: Part, opts?: { ending?: boolean }): Promise<number>;
   /** The process of each part's running pod, for sampling CPU and memory. */
   pids(): Promise<Record<Part, number>>;
   /**
@@ -236,18 +241,10 @@ function withControls(info: StackInfo): Stack {
     );
     return res.body.items.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
   };
-  const readyPod = (part: Part) =>
-    until(
-      `a Ready ${part} pod`,
-      async () =>
-        (await podsOf(part)).find(
-          (p) =>
-            !p.metadata.deletionTimestamp &&
-            p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        ),
-      60_000,
-      100,
-    );
+  const livePods = async (part: Part) => (await podsOf(part)).filter((p) => !p.metadata.deletionTimestamp);
+  const readyNow = async (part: Part) =>
+    (await livePods(part)).find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const readyPod = (part: Part) => until(`a Ready ${part} pod`, () => readyNow(part), 60_000, 100);
   const ipOf = async (part: Part) => (await readyPod(part)).status.podIP as string;
   const podDirs = (part: Part) =>
     existsSync(podsDir)
@@ -255,11 +252,6 @@ function withControls(info: StackInfo): Stack {
       : [];
   /** A request through Serving's route, as any sender's: it brings the function back from zero. */
   const wakeFunction = () => throughIngress('internal', `advance-phase.${NS}.svc.cluster.local`, '/health/readiness');
-  const isUp = async (part: Part) =>
-    (await podsOf(part)).some(
-      (p) =>
-        !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
   /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
   const deletePods = async (part: Part, how: 'term' | 'kill') => {
     const doomed = (await podsOf(part)).map((p) => p.metadata.name);
@@ -279,7 +271,7 @@ function withControls(info: StackInfo): Stack {
     ...info,
     admin,
     functionUrl: async () => {
-      if (!(await isUp('function'))) await wakeFunction();
+      if (!(await readyNow('function'))) await wakeFunction();
       return `http://${await ipOf('function')}:8080/`;
     },
     brokerUrl: async () => `http://${await ipOf('ingress')}:8080/${NS}/advance-phase`,
@@ -292,6 +284,7 @@ function withControls(info: StackInfo): Stack {
             .map((f) => join(d, f)),
         )
         .sort((a, b) => statTime(a) - statTime(b)),
+    podCount: async (part, opts) => (await (opts?.ending === false ? livePods(part) : podsOf(part))).length,
     pids: async () => {
       const entries = await Promise.all(
         (Object.keys(PARTS) as Part[]).map(async (part) => {
@@ -351,7 +344,7 @@ function withControls(info: StackInfo): Stack {
         if (res.status !== 201 && res.status !== 409)
           throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
         await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
-      } else if (part === 'function' && !(await isUp(part))) {
+      } else if (part === 'function' && !(await readyNow(part))) {
         await wakeFunction(); // at zero, nothing else would bring it back
       }
       await readyPod(part);

@@ -11,15 +11,20 @@ const LISTENERS = {
   external: { service: EXTERNAL_SERVICE, port: 8081 },
 };
 
+/** A resolver that asks the test bed's cluster DNS, as a pod's resolv.conf does. */
+export function clusterDns(): Resolver {
+  const resolver = new Resolver({ timeout: 1000, tries: 2 });
+  resolver.setServers([GATEWAY]);
+  return resolver;
+}
+
 export async function throughIngress(
   listener: keyof typeof LISTENERS,
   host: string,
   path = '/',
 ): Promise<{ status: number; body: string }> {
   const { service, port } = LISTENERS[listener];
-  const resolver = new Resolver({ timeout: 1000, tries: 2 });
-  resolver.setServers([GATEWAY]);
-  const [address] = await resolver.resolve4(`${service}.${INGRESS_NAMESPACE}.svc.cluster.local`);
+  const [address] = await clusterDns().resolve4(`${service}.${INGRESS_NAMESPACE}.svc.cluster.local`);
   return new Promise((resolve, reject) => {
     const req = request({ host: address, port, path, headers: { host }, timeout: 60_000 }, (res) => {
       let body = '';
