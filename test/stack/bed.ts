@@ -32,8 +32,6 @@ export interface BedInfo {
   /** The control plane's logs, node.log and, under node/pods/<ns>_<pod>/, each pod's folder. */
   dir: string;
   knativeBin: string;
-  /** The Knative Serving build, when the bed runs Serving. */
-  servingBin?: string;
 }
 
 export interface Bed extends BedInfo {
@@ -96,7 +94,6 @@ export async function startBed(opts: BedOptions = {}): Promise<Bed> {
       node: { pid, exe, logFile },
       dir: cluster.dir,
       knativeBin,
-      ...(servingBin ? { servingBin } : {}),
     };
     info = started;
     await whileBedRuns(started, async () => {
