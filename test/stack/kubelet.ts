@@ -83,6 +83,8 @@ interface Running {
   pod: Pod;
   host: Host;
   containers: RunningContainer[];
+  /** The pod's ServiceAccount credentials, made for its first container. */
+  kubeconfig?: string;
   stopping: boolean;
   timer?: NodeJS.Timeout;
 }
@@ -170,7 +172,13 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   }
 
   /** The pod's environment as a kubelet resolves it, plus the credentials this harness hands over. */
-  async function environment(pod: Pod, host: Host, c: Container, podDir: string): Promise<Record<string, string>> {
+  async function environment(
+    pod: Pod,
+    host: Host,
+    c: Container,
+    podDir: string,
+    kubeconfig: string,
+  ): Promise<Record<string, string>> {
     const env: Record<string, string> = {
       HOME: podDir,
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -216,7 +224,21 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
             : (e.value ?? '');
       if (value !== undefined) env[e.name] = value;
     }
-    // What the ServiceAccount admission plugin's projected volume would give: a token bound to the pod.
+    env['KUBECONFIG'] = kubeconfig;
+    const port = new URL(opts.cluster.server).port;
+    Object.assign(env, {
+      KUBERNETES_SERVICE_HOST: GATEWAY,
+      KUBERNETES_SERVICE_PORT: port,
+      KUBERNETES_SERVICE_PORT_HTTPS: port,
+    });
+    return env;
+  }
+
+  /**
+   * What the ServiceAccount admission plugin's projected volume would give, once per pod (its
+   * containers and their restarts share it): a token bound to the pod, as a kubeconfig.
+   */
+  async function podKubeconfig(pod: Pod, podDir: string): Promise<string> {
     const sa = pod.spec.serviceAccountName ?? 'default';
     const token = await admin.request<{ status?: { token?: string } }>(
       'POST',
@@ -236,14 +258,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       );
     const kubeconfig = join(podDir, 'kubeconfig');
     await writeKubeconfigForToken(opts.cluster, token.body.status.token, kubeconfig);
-    env['KUBECONFIG'] = kubeconfig;
-    const port = new URL(opts.cluster.server).port;
-    Object.assign(env, {
-      KUBERNETES_SERVICE_HOST: GATEWAY,
-      KUBERNETES_SERVICE_PORT: port,
-      KUBERNETES_SERVICE_PORT_HTTPS: port,
-    });
-    return env;
+    return kubeconfig;
   }
 
   /** The HTTP GET of a probe or hook, at the pod's address; true for a 2xx or 3xx answer. */
@@ -296,7 +311,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 
   async function runContainer(r: Running, c: RunningContainer): Promise<void> {
     const podDir = dirname(c.logFile);
-    const env = await environment(r.pod, r.host, c.spec, podDir);
+    r.kubeconfig ??= await podKubeconfig(r.pod, podDir);
+    const env = await environment(r.pod, r.host, c.spec, podDir, r.kubeconfig);
     const cmd = inHost(r.host, c.image.exe, [...(c.image.args ?? []), ...(c.spec.args ?? [])]);
     c.pid = await launch({
       exe: cmd.exe,
