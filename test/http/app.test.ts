@@ -122,8 +122,23 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       }
     }
 
-    it('advances with one write and answers 200 with nothing in the body', async () => {
+    it('advances with one write and comes back when the next phase is due: 503, Retry-After', async () => {
       const event = example('update-due');
+      const store = storeFor(event);
+      const res = await sendTo(store, event);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.headers.get('x-advance-decision')).toBe('advance');
+      expect(res.headers.get('x-advance-phase')).toBe('configure');
+      expectNoReplyEvent(res.headers);
+      expect(store.emitted).toHaveLength(1);
+      expect(store.object?.status.timestamps.at(-1)).toEqual({ configure: NOW.toISOString() });
+    });
+
+    it('advances to the last phase with one write and answers 200 with nothing in the body', async () => {
+      const event = example('update-due');
+      const data = event.data as Action;
+      data.spec.phases = data.spec.phases.slice(0, 2);
       const store = storeFor(event);
       const res = await sendTo(store, event);
       expect(res.status).toBe(200);

@@ -13,7 +13,15 @@ export function action(
   return {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: { name: 'demo', namespace: 'default', uid: 'uid-1', resourceVersion: '1', generation: 1, ...meta },
+    metadata: {
+      name: 'demo',
+      namespace: 'default',
+      uid: 'uid-1',
+      resourceVersion: '1',
+      generation: 1,
+      creationTimestamp: T0.toISOString().replace('.000Z', 'Z'),
+      ...meta,
+    },
     spec: { phases: ['provision', 'configure', 'verify', 'done'], delay: 5, ...spec },
     status: status ?? { timestamps: [], observedGeneration: 0 }, // what the API server defaults an absent status to
   };

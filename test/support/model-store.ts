@@ -13,7 +13,9 @@ export class ModelStore implements Kube {
   /** Every object version a write produced, as the watch would send it. */
   readonly emitted: Action[] = [];
   readonly violations: string[] = [];
+  /** Events by key, each created once; `eventCalls` counts every attempt, 409s included. */
   readonly phaseEvents = new Map<string, number>();
+  eventCalls = 0;
 
   constructor(
     initial: Action,
@@ -92,9 +94,15 @@ export class ModelStore implements Kube {
     return Promise.resolve('ok');
   }
 
+  /** Like the API server, an Event whose name exists is not created again (its 409 is success). */
   recordEvent(event: Parameters<Kube['recordEvent']>[0]): Promise<void> {
     const key = event.key ?? `${Math.random()}`;
-    this.phaseEvents.set(key, (this.phaseEvents.get(key) ?? 0) + 1);
+    this.eventCalls++;
+    // A PhaseStarted Event (key p<position>) must be about a phase that has begun.
+    const position = /^p(\d+)$/.exec(key)?.[1];
+    if (position !== undefined && !this.object?.status.timestamps[Number(position)])
+      this.violations.push(`Event ${key} recorded before its phase began`);
+    if (!this.phaseEvents.has(key)) this.phaseEvents.set(key, 1);
     return Promise.resolve();
   }
 

@@ -95,7 +95,11 @@ async function run(phases: string[], delay: number, steps: Step[]) {
         const parsed = parseAction(event.snapshot);
         if (parsed.kind === 'not-an-action') throw new Error(parsed.reason);
         const outcome = await reconcile(store, parsed, now);
-        if (outcome.decision.kind === 'wait') event.notBefore = outcome.decision.until.getTime();
+        // A wait, or an advance that carries the next wait, is redelivered when it asked to be.
+        const { decision } = outcome;
+        const retryAt =
+          decision.kind === 'wait' ? decision.until : decision.kind === 'advance' ? decision.carryUntil : undefined;
+        if (retryAt) event.notBefore = retryAt.getTime();
         else if (!s.duplicate) pending.splice(i, 1);
       }
     }

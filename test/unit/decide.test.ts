@@ -161,12 +161,41 @@ describe('decide', () => {
     expect(d.status.conditions?.[0]?.lastTransitionTime).toBe(at(0).toISOString());
   });
 
+  describe('carrying the chain', () => {
+    it("an advance of the event's own phase carries the wait for the next", () => {
+      expect(fast(running(action(), ['provision']), at(5.25))).toMatchObject({
+        kind: 'advance',
+        position: 1,
+        carryUntil: at(10.25),
+      });
+    });
+    it('the last phase carries nothing, or the TTL when one is set', () => {
+      const last = running(action(), ['provision', 'configure', 'verify']);
+      const d = fast(last, at(15));
+      expect(d).toMatchObject({ kind: 'advance', phase: 'done' });
+      expect(d).not.toHaveProperty('carryUntil');
+      const expiring = running(action({ ttlSecondsAfterFinished: 30 }), ['provision', 'configure', 'verify']);
+      expect(fast(expiring, at(15))).toMatchObject({ kind: 'advance', carryUntil: at(45) });
+    });
+    it('an event one phase behind is the backup: it begins the next phase when due, and carries no further', () => {
+      const current = running(action(), ['provision', 'configure']);
+      const d = decide({ uid: 'uid-1', position: 1 }, valid(current), at(10));
+      expect(d).toMatchObject({ kind: 'advance', phase: 'verify', position: 2 });
+      expect(d).not.toHaveProperty('carryUntil');
+      expect(decide({ uid: 'uid-1', position: 1 }, valid(current), at(7))).toEqual({
+        kind: 'wait',
+        reason: 'not-due',
+        until: at(10),
+      });
+    });
+  });
+
   describe('stale and foreign snapshots end their chain', () => {
     const now = at(100);
     const current = running(action(), ['provision', 'configure']);
 
-    it('an older position: a newer event carries the chain', () => {
-      expect(decide({ uid: 'uid-1', position: 1 }, valid(current), now)).toEqual({ kind: 'done', reason: 'stale' });
+    it('two positions behind: newer events carry the chain', () => {
+      expect(decide({ uid: 'uid-1', position: 0 }, valid(current), now)).toEqual({ kind: 'done', reason: 'stale' });
     });
     it('another incarnation with the same name', () => {
       expect(decide({ uid: 'old-uid', position: 2 }, valid(current), now)).toEqual({

@@ -87,6 +87,7 @@ export const Envelope = z.looseObject({
     uid: NonEmpty,
     resourceVersion: NonEmpty,
     generation: z.optional(z.int().check(z.minimum(1))),
+    creationTimestamp: z.optional(DateTime),
     deletionTimestamp: z.optional(DateTime),
   }),
 });

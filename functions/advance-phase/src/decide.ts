@@ -1,17 +1,26 @@
 // The pure decision: (what the event saw, what the object is now, now) -> what to do.
 // No I/O and no clock of its own, so every ordering of events can be replayed in a unit test.
 import { isRecord, type Envelope, type ParsedAction, type Status } from './action.js';
-import { CONDITION_TYPE, desiredStatus, failedStatus, startOf } from './status.js';
+import { CONDITION_TYPE, desiredStatus, failedStatus, nextStepAt, startOf } from './status.js';
 
-/** The event's view of the object: enough to tell whether a newer event carries the chain. */
+/**
+ * The event's view of the object: how many phases it shows begun. An event may begin the phase
+ * at its own position (it is that phase's primary carrier) or the one after (the backup: the
+ * delivery that began a phase comes back when the next is due, in case the update event its
+ * write produced is lost). Anything older than that has nothing left to carry.
+ */
 export interface Snapshot {
   uid: string;
   position: number;
 }
 
 export type Decision =
-  /** Begin the phase at `position` now: one status write. `lateSeconds`: now minus its due time (none for the first). */
-  | { kind: 'advance'; phase: string; position: number; status: Status; lateSeconds?: number }
+  /**
+   * Begin the phase at `position` now: one status write. `lateSeconds`: now minus its due time
+   * (none for the first). `carryUntil`: when the next step is due, set when this event begins
+   * its own position's phase: the delivery then comes back as that step's backup carrier.
+   */
+  | { kind: 'advance'; phase: string; position: number; status: Status; lateSeconds?: number; carryUntil?: Date }
   /** Bring status in line with the spec (a delay edit, a pause, a shortened list): one write. */
   | { kind: 'refresh'; reason: RefreshReason; status: Status }
   /** Nothing is due before `until`: ask the sender to come back then. */
@@ -43,7 +52,7 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
 
   const action = current.action;
   const timestamps = action.status.timestamps;
-  if (snapshot.position < timestamps.length) return { kind: 'done', reason: 'stale' };
+  if (snapshot.position < timestamps.length - 1) return { kind: 'done', reason: 'stale' };
 
   const { phases, delay, paused, ttlSecondsAfterFinished: ttl } = action.spec;
   const last = timestamps.at(-1);
@@ -69,9 +78,12 @@ export function decide(snapshot: Snapshot, current: ParsedAction | null, now: Da
   if (now >= due) {
     // The advance writes the whole status, so it needs no refresh first.
     const phase = phases[timestamps.length] as string;
-    const status = desiredStatus(action, [...timestamps, { [phase]: now.toISOString() }], now);
+    const begun = [...timestamps, { [phase]: now.toISOString() }];
+    const status = desiredStatus(action, begun, now);
     const late = last ? { lateSeconds: (now.getTime() - due.getTime()) / 1000 } : {};
-    return { kind: 'advance', phase, position: timestamps.length, status, ...late };
+    const next = snapshot.position === timestamps.length ? nextStepAt(action.spec, begun) : undefined;
+    const carry = next === undefined ? {} : { carryUntil: new Date(next) };
+    return { kind: 'advance', phase, position: timestamps.length, status, ...late, ...carry };
   }
   if (stale) return { kind: 'refresh', reason: 'spec-edited', status: refresh() };
   return { kind: 'wait', reason: 'not-due', until: due };

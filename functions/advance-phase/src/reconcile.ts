@@ -2,8 +2,9 @@
 // conflict re-read and decide again. The happy path trusts nothing in the event yet reads
 // nothing: its write asserts what it read from the event (status-patch.ts), and the API server
 // checks that in the write itself.
-import { parseAction, type Envelope, type ParsedAction } from './action.js';
-import { decide, snapshotOf, type Decision } from './decide.js';
+import { parseAction, type Action, type Envelope, type ParsedAction } from './action.js';
+import { startOf } from './status.js';
+import { decide, snapshotOf, type Decision, type Snapshot } from './decide.js';
 import type { Kube, WriteResult } from './kube.js';
 import { statusPatch } from './status-patch.js';
 
@@ -42,12 +43,14 @@ export async function reconcile(
     const decision = decide(snapshot, current, now());
     if (kube === null || current === null) return { decision, writes, reads };
     const result = await write(kube, decision, current, fromServer);
-    if (result === 'nothing') return { decision, writes, reads };
-    if (result !== 'unproven') writes++;
+    if (result !== 'unproven' && result !== 'nothing') writes++;
 
-    if (result === 'ok') {
-      if (decision.kind !== 'advance') return { decision, writes, reads };
-      const eventError = await recordPhase(kube, current.envelope, decision);
+    if (result === 'ok' && decision.kind === 'advance') {
+      const eventError = await recordPhase(kube, current.envelope, decision.phase, decision.position);
+      return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
+    }
+    if (result === 'ok' || result === 'nothing') {
+      const eventError = reads > 0 ? await recordBegunByOther(kube, snapshot, current) : undefined;
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
@@ -73,6 +76,8 @@ async function write(
   current: ParsedAction,
   fromServer: boolean,
 ): Promise<WriteResult | 'unproven' | 'nothing'> {
+  if (decision.kind === 'advance' && !fromServer && current.kind === 'valid' && hadItsTurn(decision, current.action))
+    return 'unproven';
   switch (decision.kind) {
     case 'advance':
     case 'refresh':
@@ -95,11 +100,24 @@ async function write(
   }
 }
 
+/**
+ * An event a whole delay past the phase it shows has had its turn: it is back as the backup
+ * carrier of the phase after, and what it shows is out of date. A read costs less than a patch
+ * sure to fail. (The first phase is due when the Action was created.) Only a cost: the patch's
+ * tests keep it safe either way.
+ */
+function hadItsTurn(decision: Extract<Decision, { kind: 'advance' }>, action: Action): boolean {
+  const begins = startOf(decision.status.timestamps.at(-1) ?? {});
+  const late = decision.lateSeconds ?? (begins - Date.parse(action.metadata.creationTimestamp ?? '')) / 1000;
+  return late >= Math.max(action.spec.delay, 1);
+}
+
 /** The PhaseStarted Event; its failure is returned, not thrown: the phase is written either way. */
 async function recordPhase(
   kube: Kube,
   regarding: Envelope,
-  decision: Extract<Decision, { kind: 'advance' }>,
+  phase: string,
+  position: number,
 ): Promise<Error | undefined> {
   try {
     await kube.recordEvent({
@@ -107,13 +125,28 @@ async function recordPhase(
       type: 'Normal',
       reason: 'PhaseStarted',
       action: 'Advance',
-      note: `phase ${decision.position + 1} ${decision.phase} started`,
-      key: `p${decision.position}`,
+      note: `phase ${position + 1} ${phase} started`,
+      key: `p${position}`,
     });
     return undefined;
   } catch (error) {
     return error as Error;
   }
+}
+
+/**
+ * A delivery that read the object and found the phase it carries begun by another writer
+ * records that phase's Event too: the writer may have died between its status write and its
+ * Event, or been the same event whose answer was lost. The Event's name is fixed by the uid and
+ * the position, so the usual outcome is the API server's 409: it exists.
+ */
+function recordBegunByOther(kube: Kube, snapshot: Snapshot, read: ParsedAction): Promise<Error | undefined> {
+  if (read.kind !== 'valid' || read.envelope.metadata.uid !== snapshot.uid) return Promise.resolve(undefined);
+  const timestamps = read.action.status.timestamps;
+  const position = Math.min(timestamps.length - 1, snapshot.position + 1);
+  const [phase] = Object.keys(timestamps[position] ?? {});
+  if (position < snapshot.position || phase === undefined) return Promise.resolve(undefined);
+  return recordPhase(kube, read.envelope, phase, position);
 }
 
 /**

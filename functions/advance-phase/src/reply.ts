@@ -1,8 +1,11 @@
 // What each decision answers, as Knative's delivery reads it: the status code and Retry-After.
 // Pure. A wait is a 503 with Retry-After (`retry-after` mode) or, where a PingSource tick carries
-// the wait (`tick` mode, brokers that ignore Retry-After), a 200 so that no broker retries it. In real mode every 2xx is empty (the broker filter turns any other 2xx body into a 502
-// and a redelivery), so the decision travels in headers; in dry-run a person is reading, and
-// the 200 carries the decision and the JSON Patch the write would send.
+// the wait (`tick` mode, brokers that ignore Retry-After), a 200 so that no broker retries it.
+// An advance that carries the next wait (decide.ts) is a 503 too: the phase is begun, and the
+// same event comes back when the next step is due. In real mode every 2xx is empty (the broker
+// filter turns any other 2xx body into a 502 and a redelivery), so the decision travels in
+// headers; in dry-run a person is reading, and the 200 carries the decision and the JSON Patch
+// the write would send.
 import type { Decision } from './decide.js';
 import type { PatchOperation } from './status-patch.js';
 
@@ -25,10 +28,20 @@ export function replyTo(
   const summary: Summary = { kind: decision.kind };
   let status = 200;
   switch (decision.kind) {
-    case 'advance':
+    case 'advance': {
       headers['x-advance-phase'] = headerValue(decision.phase);
       Object.assign(summary, { phase: decision.phase, position: decision.position });
+      // The phase is begun; in retry-after mode this delivery also comes back when the next step
+      // is due, so that the chain survives losing the update event the write produced (a tick
+      // carries every wait in tick mode). A person reading a dry run is told, not asked to retry.
+      if (decision.carryUntil === undefined || opts.waitMode === 'tick') break;
+      const seconds = retryAfter(decision.carryUntil, opts.now);
+      Object.assign(summary, { carryUntil: decision.carryUntil.toISOString(), retryAfter: seconds });
+      if (opts.dryRun) break;
+      headers['retry-after'] = String(seconds);
+      status = 503;
       break;
+    }
     case 'wait': {
       const until = decision.until.toISOString();
       Object.assign(summary, { reason: decision.reason, until });
@@ -36,8 +49,7 @@ export function replyTo(
         headers['x-advance-until'] = until;
         break;
       }
-      // Whole seconds, as Knative reads Retry-After; never 0, which would retry at once.
-      const seconds = Math.max(1, Math.ceil((decision.until.getTime() - opts.now.getTime()) / 1000));
+      const seconds = retryAfter(decision.until, opts.now);
       headers['retry-after'] = String(seconds);
       status = 503;
       summary['retryAfter'] = seconds;
@@ -67,6 +79,11 @@ export function replyTo(
     summary,
     reply: { status, headers, body: opts.dryRun ? { dryRun: true, decision: summary, ...patch } : undefined },
   };
+}
+
+/** Whole seconds until `until`, as Knative reads Retry-After; never 0, which would retry at once. */
+function retryAfter(until: Date, now: Date): number {
+  return Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
 }
 
 /** A 400 for what is not an event the function takes. */

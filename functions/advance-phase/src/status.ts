@@ -33,6 +33,20 @@ export function startOf(entry: Timestamp): number {
 }
 
 /**
+ * When the next step after these timestamps is due, in epoch milliseconds: the next phase, or a
+ * finished Action's deletion; undefined when nothing is (not begun, paused, finished for good).
+ * The tick selects on it (status.dueSlot), and the delivery that began the last phase comes back then.
+ */
+export function nextStepAt(spec: Action['spec'], timestamps: Timestamp[]): number | undefined {
+  const last = timestamps.at(-1);
+  if (!last) return undefined;
+  const finished = timestamps.length >= spec.phases.length;
+  if (finished)
+    return spec.ttlSecondsAfterFinished === undefined ? undefined : startOf(last) + spec.ttlSecondsAfterFinished * 1000;
+  return spec.paused ? undefined : startOf(last) + spec.delay * 1000;
+}
+
+/**
  * The status the object should show for these timestamps. Deterministic except for each
  * condition's lastTransitionTime, which moves only when that condition's status changes.
  *
@@ -50,10 +64,7 @@ export function desiredStatus(action: Action, timestamps: Timestamp[], now: Date
   const current = last ? Object.keys(last)[0] : undefined;
   const due = last ? new Date(startOf(last) + delay * 1000).toISOString() : undefined;
   const progress = `${Math.min(begun, phases.length)}/${phases.length}`;
-  // The next step a tick must take, if any: the next phase, or a finished Action's deletion.
-  let next: number | undefined;
-  if (last && finished && ttl !== undefined) next = startOf(last) + ttl * 1000;
-  else if (last && !finished && !paused) next = startOf(last) + delay * 1000;
+  const next = nextStepAt(action.spec, timestamps);
 
   let state: State;
   let succeeded: Omit<ConditionValue, 'type'>;
