@@ -2,31 +2,25 @@
 // lost; on the any-broker overlay there are none, the ticks carry on), Actions older than the
 // source, and an event that can only be dead-lettered. The sweep is fired by Knative's mtping
 // from the shipped PingSource, its schedule shortened here.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack, NS } from '../stack/stack.js';
-import { finished, functionLog, gaps, phaseOf, starts } from '../support/chain.js';
+import { finished, functionLog, gaps, phaseOf, scheduleSweep, shippedSweepSchedule, starts } from '../support/chain.js';
 import { until } from '../support/wait.js';
 
 const stack = attachStack(inject('stack'));
 const admin = stack.admin;
-const PING = `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`;
 
 const sweeps = () => functionLog(stack.logFiles('function')).filter((e) => e.sweep);
 const ticked = stack.waitMode === 'tick';
 
-async function schedule(cron: string): Promise<void> {
-  const res = await admin.request('PATCH', PING, { spec: { schedule: cron } }, 'application/merge-patch+json');
-  expect(res.status).toBe(200);
-}
+const schedule = (cron: string) => scheduleSweep(admin, NS, cron);
 
 beforeAll(async () => {
   await stack.namespaces(['e2e-kill', 'e2e-dispatcher', 'e2e-before', 'e2e-dead']);
 });
 afterAll(async () => {
-  const shipped = readFileSync(new URL('../../config/knative/base/pingsource.yaml', import.meta.url), 'utf8');
-  await schedule(/schedule: "([^"]+)"/.exec(shipped)?.[1] as string);
+  await schedule(shippedSweepSchedule());
 });
 
 /** With OIDC on, a token for the ApiServerSource's own identity and the Broker's audience. */

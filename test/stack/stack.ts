@@ -119,6 +119,8 @@ export interface Stack extends StackInfo {
   stopPart(part: Part, how?: 'term' | 'kill'): Promise<void>;
   /** Waits for a Ready pod of the part (the function woken through Serving's route if at zero). */
   startPart(part: Part): Promise<void>;
+  /** Kills the part's pods and waits for the Ready pod its Deployment makes instead (the adapter's too). */
+  restartPart(part: Part): Promise<void>;
   /** `keepLogs`: leave the folder for a reader (after a failed test). */
   stop: (opts?: { keepLogs?: boolean }) => Promise<void>;
 }
@@ -347,6 +349,10 @@ function withControls(info: StackInfo): Stack {
       } else if (part === 'function' && !(await readyNow(part))) {
         await wakeFunction(); // at zero, nothing else would bring it back
       }
+      await readyPod(part);
+    },
+    restartPart: async (part) => {
+      await deletePods(part, 'kill');
       await readyPod(part);
     },
     stop: async (opts) => {

@@ -52,3 +52,18 @@ export async function finished(admin: Admin, ns: string, name: string, timeoutMs
     timeoutMs,
   );
 }
+
+/** The sweep's PingSource, whose schedule tests shorten so that a run need not wait 5 minutes. */
+export async function scheduleSweep(admin: Admin, namespace: string, cron: string): Promise<void> {
+  const path = `/apis/sources.knative.dev/v1/namespaces/${namespace}/pingsources/advance-phase-sweep`;
+  const res = await admin.request('PATCH', path, { spec: { schedule: cron } }, 'application/merge-patch+json');
+  if (res.status !== 200) throw new Error(`scheduling the sweep ${cron}: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** The sweep's schedule as shipped (config/knative/base/pingsource.yaml). */
+export function shippedSweepSchedule(): string {
+  const shipped = readFileSync(new URL('../../config/knative/base/pingsource.yaml', import.meta.url), 'utf8');
+  const schedule = /schedule: "([^"]+)"/.exec(shipped)?.[1];
+  if (schedule === undefined) throw new Error('config/knative/base/pingsource.yaml has no schedule');
+  return schedule;
+}
