@@ -3,16 +3,25 @@
 # Go and npm, the commands the node stand-ins run (ip, iptables), those the control plane's start
 # runs (openssl, setpriv), and the kernel features they use (network namespaces, veth pairs, a
 # bridge, iptables' nat table inside a namespace). `npm test`, `npm run demo`, `stack:up` and the
-# bench run it first.
+# bench run it first; `npm test` adds --tests: the unit layer also model-checks the protocol with
+# Spin (test/model/), which needs spin and gcc.
 #
 #   bash scripts/setup-host.sh           installs missing Debian packages (apt-get, as root), then checks
 #   bash scripts/setup-host.sh --check   only checks (the test bed's own start runs this)
+#   bash scripts/setup-host.sh --tests   also spin and gcc, for the model check (with --check: only checks)
 #
 # A failure prints what is missing and the exact command that fixes it, and exits 1.
 set -euo pipefail
 
 install=true
-[[ "${1:-}" == --check ]] && install=false
+tests=false
+for arg in "$@"; do
+  case "$arg" in
+    --check) install=false ;;
+    --tests) tests=true ;;
+    *) echo "setup-host: unknown option $arg (--check, --tests)" >&2 && exit 2 ;;
+  esac
+done
 
 fail() {
   echo "setup-host: $1" >&2
@@ -30,9 +39,11 @@ command -v npm >/dev/null ||
   fail "npm is not on PATH: it installs the project's own Node" "apt-get install -y npm (any npm >= 10)"
 
 # command -> the Debian package that ships it
-declare -A package_of=([ip]=iproute2 [iptables]=iptables [openssl]=openssl [setpriv]=util-linux)
+declare -A package_of=([ip]=iproute2 [iptables]=iptables [openssl]=openssl [setpriv]=util-linux [spin]=spin [gcc]=gcc)
+commands=(ip iptables openssl setpriv)
+$tests && commands+=(spin gcc)
 missing=()
-for cmd in ip iptables openssl setpriv; do
+for cmd in "${commands[@]}"; do
   command -v "$cmd" >/dev/null || missing+=("${package_of[$cmd]}")
 done
 if ((${#missing[@]})); then
