@@ -40,6 +40,11 @@ export class ModelStore implements Kube {
     this.bump(next);
   }
 
+  /** A user's create after a delete: a new incarnation (its own uid), and its add event. */
+  create(next: Action): void {
+    this.bump(structuredClone(next));
+  }
+
   /** A write nobody in the chain cares about (a label by a user or a GitOps tool). */
   label(key: string, value: string): void {
     if (!this.object) return;
