@@ -18,8 +18,8 @@ function report(run: Run, v: Verdict): string {
   return `${run.name} (${run.defines.join(' ')}): ${v.states} states, ${v.seconds} s, ${v.errors} errors\n${v.report}\n${v.trail.join('\n')}`;
 }
 
-function expectClean(run: Run): Verdict {
-  const v = verify(run);
+async function expectClean(run: Run): Promise<Verdict> {
+  const v = await verify(run);
   console.log(`${run.name}: ${v.states} states stored, ${v.seconds.toFixed(1)} s`);
   expect(v.errors, report(run, v)).toBe(0);
   return v;
@@ -47,23 +47,23 @@ describe('the Spin model', () => {
       },
       { name: 'tick-mode', defines: [PHASES_ONLY, '-DTICK_MODE', '-DDUPS=0'], check: 'safety' },
     ];
-    for (const run of runs) it(run.name, () => void expectClean(run), 3 * MINUTE);
+    for (const run of runs) it(run.name, () => expectClean(run), 3 * MINUTE);
   });
 
   describe('liveness, once the faults stop (LTL, weak fairness)', () => {
     it(
       'every Action finishes, with the sweep',
-      () => {
-        expectClean({ name: 'live', defines: [PHASES_ONLY], check: { ltl: 'finishes' } });
+      async () => {
+        await expectClean({ name: 'live', defines: [PHASES_ONLY], check: { ltl: 'finishes' } });
       },
       3 * MINUTE,
     );
 
     it(
       'every Action finishes without the sweep when only an update event is lost',
-      () => {
+      async () => {
         const defines = [PHASES_ONLY, '-DSWEEP_EVERY=0', '-DKEEP_ADDS'];
-        expectClean({ name: 'live-no-sweep', defines, check: { ltl: 'finishes' } });
+        await expectClean({ name: 'live-no-sweep', defines, check: { ltl: 'finishes' } });
       },
       3 * MINUTE,
     );
@@ -73,7 +73,7 @@ describe('the Spin model', () => {
     'catches a seeded bug (the patch without its status test), and the trail breaks the real code too',
     async () => {
       const run: Run = { name: 'seeded-bug', defines: [PHASES_ONLY, '-DSEEDED_BUG'], check: 'safety' };
-      const v = verify(run);
+      const v = await verify(run);
       expect(v.errors, report(run, v)).toBeGreaterThan(0);
       expect(v.report).toContain('assertion violated');
       const { store } = await replay(v.trail, { ...retryAfter, seededBug: true });
@@ -89,7 +89,7 @@ describe('the Spin model', () => {
     'finds a PhaseStarted Event lost to a crash, and the real code loses it on the same trail',
     async () => {
       const run: Run = { name: 'events', defines: [], check: 'safety' };
-      const v = verify(run);
+      const v = await verify(run);
       expect(v.errors, report(run, v)).toBeGreaterThan(0);
       const { store, missingEvents } = await replay(v.trail, retryAfter);
       expect(store.violations).toEqual([]);
@@ -100,8 +100,8 @@ describe('the Spin model', () => {
 
   it(
     'with the proposed fix (SURVIVE_FIX) and no crashed ping, no Event is lost',
-    () => {
-      expectClean({ name: 'events-fixed', defines: ['-DSURVIVE_FIX', '-DNO_PING_CRASH'], check: 'safety' });
+    async () => {
+      await expectClean({ name: 'events-fixed', defines: ['-DSURVIVE_FIX', '-DNO_PING_CRASH'], check: 'safety' });
     },
     3 * MINUTE,
   );
