@@ -8,7 +8,8 @@ import type { Kube } from './kube.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { pingHandler } from './pings.js';
-import { recordDeadLetter, reconcile } from './reconcile.js';
+import { recordDeadLetter } from './events.js';
+import { reconcile } from './reconcile.js';
 import { badRequest, replyTo, type Reply, type WaitMode } from './reply.js';
 import { statusPatch } from './status-patch.js';
 

@@ -2,9 +2,12 @@
 // conflict re-read and decide again. The happy path trusts nothing in the event yet reads
 // nothing: its write asserts what it read from the event (status-patch.ts), and the API server
 // checks that in the write itself.
-import { parseAction, type Action, type Envelope, type ParsedAction } from './action.js';
+import { parseAction, type Action, type ParsedAction } from './action.js';
 import { startOf } from './status.js';
-import { decide, snapshotOf, type Decision, type Snapshot } from './decide.js';
+import { isDeepStrictEqual } from 'node:util';
+import { KubeError } from './api-client.js';
+import { decide, snapshotOf, type Decision } from './decide.js';
+import { recordPhase, recordVouchedFor } from './events.js';
 import type { Kube, WriteResult } from './kube.js';
 import { statusPatch } from './status-patch.js';
 
@@ -35,22 +38,42 @@ export async function reconcile(
 ): Promise<Outcome> {
   const { namespace, name } = parsed.envelope.metadata;
   const snapshot = snapshotOf(parsed.envelope);
+  // Listed by a sweep or tick, or an event showing the run finished: it also vouches for the
+  // phase before its position (events.ts).
+  const witness = fromServer || finishedRun(parsed);
   let current: ParsedAction | null = parsed;
+  /** The last object the function read or listed itself: proof of the phases it shows begun. */
+  let proof: ParsedAction | undefined = fromServer ? parsed : undefined;
   let writes = 0;
   let reads = 0;
+  const vouch = (own?: number) =>
+    proof && (reads > 0 || own !== undefined)
+      ? recordVouchedFor(kube as Kube, snapshot, proof, { witness, ...(own === undefined ? {} : { own }) })
+      : Promise.resolve(undefined);
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const decision = decide(snapshot, current, now());
     if (kube === null || current === null) return { decision, writes, reads };
-    const result = await write(kube, decision, current, fromServer);
+    let result = await write(kube, decision, current, fromServer);
     if (result !== 'unproven' && result !== 'nothing') writes++;
+    if (typeof result === 'object') {
+      // The answer was lost: the write may have landed. The object says whether it did; if it
+      // did not, the server is in trouble and the sender retries.
+      reads++;
+      const fresh = await kube.get(namespace, name);
+      if (decision.kind !== 'advance' || !landed(fresh, snapshot.uid, decision)) throw result.lost;
+      const read = parseAction(fresh);
+      if (read.kind !== 'not-an-action') proof = read;
+      result = 'ok';
+    }
 
     if (result === 'ok' && decision.kind === 'advance') {
-      const eventError = await recordPhase(kube, current.envelope, decision.phase, decision.position);
+      const own = await recordPhase(kube, current.envelope, decision.phase, decision.position);
+      const eventError = (await vouch(decision.position)) ?? own;
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'ok' || result === 'nothing') {
-      const eventError = reads > 0 ? await recordBegunByOther(kube, snapshot, current) : undefined;
+      const eventError = await vouch();
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
@@ -61,32 +84,51 @@ export async function reconcile(
     const fresh = await kube.get(namespace, name);
     const reparsed = fresh === null ? null : parseAction(fresh);
     current = reparsed === null || reparsed.kind === 'not-an-action' ? null : reparsed;
+    proof = current ?? undefined;
     fromServer = true;
   }
   throw new ConflictError(`${namespace}/${name}: still conflicting after ${MAX_ATTEMPTS} attempts`);
 }
 
+/** Whether the object read shows this very advance: its phase at its position, stamped with its time. */
+function landed(object: unknown, uid: string, decision: Extract<Decision, { kind: 'advance' }>): boolean {
+  const parsed = object === null ? null : parseAction(object);
+  if (parsed?.kind !== 'valid' || parsed.envelope.metadata.uid !== uid) return false;
+  return isDeepStrictEqual(
+    parsed.action.status.timestamps[decision.position],
+    decision.status.timestamps[decision.position],
+  );
+}
+
 /**
  * The decision's one write, if it has one: 'nothing' to write, 'unproven' when what the
- * decision read cannot be proven in the write (the object must be read first), or the write's result.
+ * decision read cannot be proven in the write (the object must be read first), `lost` when its
+ * answer was lost, or the write's result.
  */
 async function write(
   kube: Kube,
   decision: Decision,
   current: ParsedAction,
   fromServer: boolean,
-): Promise<WriteResult | 'unproven' | 'nothing'> {
+): Promise<WriteResult | 'unproven' | 'nothing' | { lost: unknown }> {
   if (decision.kind === 'advance' && !fromServer && current.kind === 'valid' && hadItsTurn(decision, current.action))
     return 'unproven';
+  // An event showing the run finished reads first, once per run, to vouch for the last phase's
+  // Event: a sweep or tick that began it and died before its Event is not retried.
+  if (!fromServer && finishedRun(current) && (decision.kind === 'done' || decision.kind === 'wait')) return 'unproven';
   switch (decision.kind) {
     case 'advance':
     case 'refresh':
     case 'reject': {
       if (decision.status === null) return 'nothing';
       const patch = statusPatch(current.envelope, decision.status, fromServer);
-      return patch === null
-        ? 'unproven'
-        : kube.patchStatus(current.envelope.metadata.namespace, current.envelope.metadata.name, patch);
+      if (patch === null) return 'unproven';
+      const { namespace, name } = current.envelope.metadata;
+      return kube.patchStatus(namespace, name, patch).catch((error: unknown) => {
+        // A refusal is definite; a server error or a broken connection may come after the write landed.
+        if (error instanceof KubeError && error.status < 500) throw error;
+        return { lost: error };
+      });
     }
     case 'delete':
       // A delete cannot test the spec it read, only the version: so it deletes only a version
@@ -112,63 +154,7 @@ function hadItsTurn(decision: Extract<Decision, { kind: 'advance' }>, action: Ac
   return late >= Math.max(action.spec.delay, 1);
 }
 
-/** The PhaseStarted Event; its failure is returned, not thrown: the phase is written either way. */
-async function recordPhase(
-  kube: Kube,
-  regarding: Envelope,
-  phase: string,
-  position: number,
-): Promise<Error | undefined> {
-  try {
-    await kube.recordEvent({
-      regarding,
-      type: 'Normal',
-      reason: 'PhaseStarted',
-      action: 'Advance',
-      note: `phase ${position + 1} ${phase} started`,
-      key: `p${position}`,
-    });
-    return undefined;
-  } catch (error) {
-    return error as Error;
-  }
-}
-
-/**
- * A delivery that read the object and found the phase it carries begun by another writer
- * records that phase's Event too: the writer may have died between its status write and its
- * Event, or been the same event whose answer was lost. The Event's name is fixed by the uid and
- * the position, so the usual outcome is the API server's 409: it exists.
- */
-function recordBegunByOther(kube: Kube, snapshot: Snapshot, read: ParsedAction): Promise<Error | undefined> {
-  if (read.kind !== 'valid' || read.envelope.metadata.uid !== snapshot.uid) return Promise.resolve(undefined);
-  const timestamps = read.action.status.timestamps;
-  const position = Math.min(timestamps.length - 1, snapshot.position + 1);
-  const [phase] = Object.keys(timestamps[position] ?? {});
-  if (position < snapshot.position || phase === undefined) return Promise.resolve(undefined);
-  return recordPhase(kube, read.envelope, phase, position);
-}
-
-/**
- * A dead letter as a Warning Event on its Action. Returns the error instead of throwing: the
- * event is lost either way, and the sweep picks the Action up.
- */
-export async function recordDeadLetter(
-  kube: Kube,
-  regarding: Envelope,
-  letter: { type: string; id: string; code: string; dest: string; detail: string },
-): Promise<Error | undefined> {
-  const { type, id, code, dest, detail } = letter;
-  try {
-    await kube.recordEvent({
-      regarding,
-      type: 'Warning',
-      reason: 'DeliveryFailed',
-      action: 'DeadLetter',
-      note: `${type} ${id} gave up after HTTP ${code} from ${dest}${detail ? `: ${detail}` : ''}; the sweep will pick the Action up`,
-    });
-    return undefined;
-  } catch (error) {
-    return error as Error;
-  }
+/** Every phase begun, as the object shows it. */
+function finishedRun(parsed: ParsedAction): boolean {
+  return parsed.kind === 'valid' && parsed.action.status.timestamps.length >= parsed.action.spec.phases.length;
 }
