@@ -39,6 +39,7 @@ await warmUp();
  */
 async function warmUp() {
   const dir = mkdtempSync(join(tmpdir(), 'advance-phase-build-'));
+  let failed = () => {};
   try {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, unreachableKubeconfig());
@@ -57,10 +58,12 @@ async function warmUp() {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // A failed warm-up must not leave the function running: it holds the caller's stdio open.
+    failed = () => child.kill('SIGKILL');
     const url = `http://127.0.0.1:${port}`;
     await waitReady(`${url}/health/readiness`, exited);
     for (const [name, expected] of [
-      ['finished', 200],
+      ['delete', 200],
       ['update-not-due', 503],
       ['update-due', 500],
       ['not-an-action', 400],
@@ -79,6 +82,9 @@ async function warmUp() {
     const code = await exited;
     if (code !== 0 || !existsSync(cache))
       throw new Error(`warm-up exited ${code} and wrote ${existsSync(cache) ? '' : 'no '}${cache}`);
+  } catch (error) {
+    failed();
+    throw error;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
