@@ -43,9 +43,6 @@
 #define SWEEP_EVERY 3   /* the sweep's period in seconds (0: no sweep) */
 #endif
 /* TICK_MODE: WAIT_MODE=tick: every answer is 200, and a tick lists the Action when its dueSlot comes.
- * SURVIVE_FIX: a proposed fix: after a read, the Events of the phases at sp and sp + 1 (both, if
- *   begun), also when the reconcile then begins a phase itself.
- * NO_PING_CRASH: sweeps and ticks do not crash (isolates the Event loss of a crashed ping).
  * KEEP_ADDS: the source loses update events only (what the backup carrier is for).
  * SEEDED_BUG: the status patch loses its status `test`. */
 
@@ -60,8 +57,11 @@
 
 #define DW 1            /* decide on what was read, then write once (or not) */
 #define GET 2           /* read the object after a conflict, or before an unproven write */
-#define SURV 3          /* recordBegunByOther: the Event of a phase a read showed begun */
+#define VOUCH 3         /* recordVouchedFor: the next Event of those its proof vouches for */
 #define EV 4            /* recordPhase: the Event of the phase this reconcile began */
+#define READBACK 5      /* read the object after a status patch whose answer was lost */
+
+#define NOLAND 7        /* READBACK's arg when the lost patch did not land (or was no advance) */
 
 #define OK 0            /* 200 */
 #define ERR 15          /* no answer, or a 500: redelivered after a short backoff */
@@ -86,8 +86,9 @@ typedef Slot {
 	bit got;        /* it has read (GET) at least once: reads > 0 */
 	byte att;       /* attempt, 1..MAXATT */
 	byte pc;        /* its next step */
-	byte arg;       /* SURV, EV: the Event, as inc * N + position */
-	byte ans;       /* SURV, EV: the answer after it (OK, or a 503's Retry-After in seconds) */
+	byte arg;       /* EV, READBACK: its own Event, as inc * N + position (READBACK: NOLAND, none);
+	                 * VOUCH: the positions still to record, a bit each */
+	byte ans;       /* VOUCH, EV, READBACK: the answer after it (OK, or a 503's Retry-After in seconds) */
 	byte tries;     /* EVENT: the broker's retries so far */
 }
 
@@ -107,7 +108,7 @@ byte tickedRv;          /* TICK_MODE: the version a tick last listed */
 byte ustep;             /* the user's edits so far: a bit each */
 
 /* scratch, always set before use within one atomic step: not part of the state */
-hidden byte w_i, w_j, w_k, w_r, w_t, w_a, w_n, w_ev, w_w, w_tr, w_b, w_q;
+hidden byte w_i, w_j, w_k, w_r, w_t, w_a, w_n, w_ev, w_w, w_tr, w_b, w_m, w_o, w_e, w_f;
 hidden short w_d, w_x, w_s;
 
 #define BUSY(n)      (s[n].job != FREE)
@@ -140,15 +141,16 @@ hidden short w_d, w_x, w_s;
 #define TESTS_PASS   (SPEC_TESTS && h[cur].nts == h[w_r].nts && h[cur].og == h[w_r].og && h[cur].due == h[w_r].due)
 #endif
 
-/* recordBegunByOther after slot n's reads: the phase at min(len - 1, sp + 1) of what it read last,
- * if that is at sp or later; NOTHING when the read shows none of its own. With SURVIVE_FIX, the
- * first Event it records is sp's (then up to that one). */
-#define SURV_HI(n)   ((s[n].rd == 0 || h[s[n].rd].inc != h[s[n].ev].inc || h[s[n].rd].nts == 0) -> NOTHING : \
-                      (h[s[n].rd].nts - 1 < h[s[n].ev].nts + 1 -> h[s[n].rd].nts - 1 : h[s[n].ev].nts + 1))
-#ifdef SURVIVE_FIX
-#define SURV_LO(n)   h[s[n].ev].nts
-#else
-#define SURV_LO(n)   SURV_HI(n)
+/* recordVouchedFor (events.ts). Slot n's proof is what it last read or listed (s[n].rd, when
+ * s[n].srv). A witness (a sweep or tick, or an event showing the run finished) vouches from the
+ * position before its snapshot's. */
+#define WITNESS(n)   (s[n].job == PING || h[s[n].ev].nts >= N)
+#define V_FIRST(n)   ((WITNESS(n) || w_f) && h[s[n].ev].nts > 0 -> h[s[n].ev].nts - 1 : h[s[n].ev].nts)
+/* PROVEN_FIX, a proposed rule: a delivery whose tested patch began its phase without a read takes
+ * the event's data as proof (the patch's tests held it to be the server's) and vouches as a
+ * witness; 2: only when that phase is the second (the first has no backup carrier). */
+#ifndef PROVEN_FIX
+#define PROVEN_FIX 0
 #endif
 
 inline sortBag() {
@@ -233,6 +235,9 @@ inline newVersion() {
 /* The broker's answer to a delivery (or, budget allowing, its loss: as no answer), or a ping's end. */
 inline finish(n, a) {
 	w_a = a;
+#ifdef TICK_MODE
+	w_a = (w_a == ERR -> ERR : OK); /* WAIT_MODE=tick: a wait is a 200, the tick carries it */
+#endif
 	if
 	:: s[n].job == EVENT && w_a != ERR && crashes > 0 -> crashes--; printf("@lostanswer %d\n", n); w_a = ERR
 	:: true -> skip
@@ -250,14 +255,38 @@ inline finish(n, a) {
 	clearSlot(n)
 }
 
-/* reconcile returns answer a; after a read, recordBegunByOther first. */
-inline conclude(n, a) {
-	w_q = SURV_HI(n);
+/* The positions slot n's proof vouches for, a bit each (w_m): from V_FIRST to min(len - 1, sp + 1)
+ * of the proof, if it has one of its own incarnation, but `own` (NOTHING: none). */
+inline vouched(n, own) {
+	w_m = 0;
 	if
-	:: s[n].got && w_q != NOTHING && w_q >= h[s[n].ev].nts ->
-		s[n].arg = h[s[n].ev].inc * N + SURV_LO(n); s[n].ans = a; s[n].pc = SURV
+	:: (s[n].srv || w_f) && s[n].rd != 0 && h[s[n].rd].inc == h[s[n].ev].inc ->
+		for (w_i : 0 .. N - 1) {
+			if
+			:: w_i >= V_FIRST(n) && w_i <= h[s[n].ev].nts + 1 && w_i < h[s[n].rd].nts && w_i != own ->
+				w_m = w_m | (1 << w_i)
+			:: else -> skip
+			fi
+		}
+	:: else -> skip
+	fi
+}
+
+/* Then the Events vouched for (w_m), one a step, and the answer a. */
+inline vouchThen(n, a) {
+	if
+	:: w_m != 0 -> s[n].arg = w_m; s[n].ans = a; s[n].pc = VOUCH
 	:: else -> finish(n, a)
 	fi
+}
+
+/* reconcile returns answer a without a phase of its own: after a read, it vouches first. */
+inline conclude(n, a) {
+	if
+	:: s[n].got -> w_f = 0; vouched(n, NOTHING)
+	:: else -> w_m = 0
+	fi;
+	vouchThen(n, a)
 }
 
 /* Creating the PhaseStarted Event `e` (inc * N + position): at most one exists (409). */
@@ -270,9 +299,28 @@ inline record(n, e) {
 /* The status patch of slot n's decision w_d on version w_r: its tests, then the write. */
 inline patch(n) {
 	if
-	:: cur == 0 -> printf("@write %d %d gone\n", n, KIND_OF(w_d)); finish(n, OK)
-	:: cur != 0 && TESTS_PASS ->
-		printf("@write %d %d ok\n", n, KIND_OF(w_d));
+	:: crashes > 0 -> crashes--; /* its answer is lost: it landed, or not */
+		if
+		:: cur != 0 && TESTS_PASS -> printf("@write %d %d lost 1\n", n, KIND_OF(w_d)); apply(n);
+			s[n].arg = (KIND_OF(w_d) == ADVANCE -> s[n].arg : NOLAND)
+		:: true -> printf("@write %d %d lost 0\n", n, KIND_OF(w_d)); s[n].arg = NOLAND
+		fi;
+		s[n].ans = ANSWER(w_d); s[n].pc = READBACK
+	:: true ->
+		if
+		:: cur == 0 -> printf("@write %d %d gone\n", n, KIND_OF(w_d)); finish(n, OK)
+		:: cur != 0 && TESTS_PASS -> printf("@write %d %d ok\n", n, KIND_OF(w_d)); apply(n);
+			if
+			:: KIND_OF(w_d) == ADVANCE -> s[n].ans = ANSWER(w_d); s[n].pc = EV
+			:: else -> conclude(n, OK)
+			fi
+		:: else -> printf("@write %d %d conflict\n", n, KIND_OF(w_d)); s[n].pc = GET
+		fi
+	fi
+}
+
+/* The patch lands: the server's new version (s[n].arg: the Event of the phase it began). */
+inline apply(n) {
 		if
 		:: KIND_OF(w_d) == ADVANCE ->
 			/* the entry the decision appends (phases[h[w_r].nts]) lands at the server's end */
@@ -285,18 +333,13 @@ inline patch(n) {
 			age[h[nv].inc * N + h[nv].nts - 1] = 0;
 			begun[h[nv].inc] = h[nv].nts;
 			cur = nv;
-			s[n].arg = h[nv].inc * N + w_t;
-			s[n].ans = ANSWER(w_d);
-			s[n].pc = EV
+			s[n].arg = h[nv].inc * N + w_t
 		:: else -> /* REFRESH: the status the spec asks for, the timestamps unchanged */
 			newVersion();
 			h[nv].og = h[w_r].gen; h[nv].due = DUE(w_r, h[nv].nts);
-			cur = nv;
-			conclude(n, OK)
+			cur = nv
 		fi;
 		emit(cur)
-	:: else -> printf("@write %d %d conflict\n", n, KIND_OF(w_d)); s[n].pc = GET
-	fi
 }
 
 /* reconcile's loop body: decide on s[n].rd, then write at most once. */
@@ -314,7 +357,10 @@ inline decideWrite(n) {
 			printf("@unproven %d\n", n); s[n].pc = GET
 		:: KIND_OF(w_d) == ADVANCE && (s[n].srv || LATENESS(w_d) < MAX1(h[w_r].delay)) -> patch(n)
 		:: KIND_OF(w_d) == REFRESH -> patch(n)
-		:: KIND_OF(w_d) == WAIT || KIND_OF(w_d) == DONE -> conclude(n, ANSWER(w_d))
+		:: (KIND_OF(w_d) == WAIT || KIND_OF(w_d) == DONE) && !s[n].srv && h[w_r].nts >= N ->
+			/* an event showing the run finished reads first, to vouch for the last phase */
+			printf("@unproven %d\n", n); s[n].pc = GET
+		:: (KIND_OF(w_d) == WAIT || KIND_OF(w_d) == DONE) && (s[n].srv || h[w_r].nts < N) -> conclude(n, ANSWER(w_d))
 		:: KIND_OF(w_d) == DELETE && !s[n].srv -> printf("@unproven %d\n", n); s[n].pc = GET
 		:: KIND_OF(w_d) == DELETE && s[n].srv ->
 			if
@@ -337,17 +383,26 @@ inline step(n) {
 		:: s[n].att > MAXATT -> finish(n, ERR) /* ConflictError */
 		:: else -> s[n].pc = DW
 		fi
-	:: s[n].pc == SURV ->
-		record(n, s[n].arg);
+	:: s[n].pc == VOUCH -> /* the lowest position left */
+		w_o = (s[n].arg & 1 -> 0 : (s[n].arg & 2 -> 1 : 2));
+		w_e = h[s[n].ev].inc * N + w_o; record(n, w_e);
+		s[n].arg = s[n].arg & ~(1 << w_o);
 		if
-		:: s[n].arg % N < SURV_HI(n) -> s[n].arg++
-		:: else -> w_t = s[n].ans; finish(n, w_t)
+		:: s[n].arg == 0 -> w_t = s[n].ans; finish(n, w_t)
+		:: else -> skip
 		fi
-#ifdef SURVIVE_FIX
-	:: s[n].pc == EV -> record(n, s[n].arg); w_t = s[n].ans; conclude(n, w_t)
-#else
-	:: s[n].pc == EV -> record(n, s[n].arg); w_t = s[n].ans; finish(n, w_t)
-#endif
+	:: s[n].pc == EV -> /* its own Event, then those its proof vouches for */
+		record(n, s[n].arg);
+		w_o = s[n].arg % N;
+		w_f = (PROVEN_FIX == 1 || (PROVEN_FIX == 2 && w_o == 1));
+		vouched(n, w_o); w_t = s[n].ans; vouchThen(n, w_t)
+	:: s[n].pc == READBACK -> /* counted as written if the object shows this very advance */
+		s[n].rd = cur; s[n].srv = 1; s[n].got = 1;
+		printf("@get %d %d\n", n, cur);
+		if
+		:: s[n].arg != NOLAND && cur != 0 && h[cur].inc == s[n].arg / N -> s[n].pc = EV
+		:: else -> finish(n, ERR) /* the server's error stands */
+		fi
 	fi
 }
 
@@ -379,11 +434,6 @@ inline ping() {
 #define TICK_DUE     false
 #endif
 #define TICK_OWED    (TICK_DUE && !BUSY(1) && !PINGING)
-#ifdef NO_PING_CRASH
-#define CRASHABLE(n) (s[n].job == EVENT)
-#else
-#define CRASHABLE(n) true
-#endif
 #define WAITING(b)   (bag[b] == 0 || BAG_WAIT(bag[b]) > 0)
 /* Nothing is owed in this second: no delivery due, no reconcile running, no ping owed. */
 #define QUIET        (!BUSY(0) && !TICK_DUE && !(SWEEP_EVERY > 0 && swAge >= SWEEP_EVERY) && \
@@ -457,7 +507,7 @@ end:
 		:: TICK_OWED -> tickedRv = cur; printf("@tick"); ping()
 		fi;
 		if
-		:: crashes > 0 && CRASHABLE(w_n) -> crashes--; printf("@crash %d\n", w_n); finish(w_n, ERR)
+		:: crashes > 0 -> crashes--; printf("@crash %d\n", w_n); finish(w_n, ERR)
 		:: true -> step(w_n)
 		fi;
 stepped:

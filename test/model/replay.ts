@@ -29,8 +29,12 @@ const uidOf = (inc: number) => `uid-${inc + 1}`;
 
 interface Pending {
   what: string;
-  go: () => Promise<void>;
+  /** The call goes through; `lost`: the caller gets a broken connection instead of its answer. */
+  go: (lost?: 'landed' | 'not-landed') => Promise<void>;
 }
+
+/** What the function sees when the connection breaks before the answer. */
+const connectionReset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 
 /** One reconcile in flight, its Kube calls held until the replay lets each through. */
 class Slot {
@@ -51,7 +55,14 @@ class Slot {
     this.begin = begin;
     const gate = <T>(what: string, call: () => Promise<T>) =>
       new Promise<T>((resolve, reject) => {
-        this.pending = { what, go: () => call().then(resolve, reject) };
+        this.pending = {
+          what,
+          go: async (lost) => {
+            if (lost === undefined) return call().then(resolve, reject);
+            if (lost === 'landed') await call().catch(() => undefined);
+            reject(connectionReset());
+          },
+        };
         this.signal();
       });
     this.kube = {
@@ -94,29 +105,22 @@ class Slot {
     while (this.pending === null && this.result === null) await new Promise<void>((r) => (this.wake = r));
   }
 
-  /**
-   * Lets the held PhaseStarted Events through, as many as the code records here: which Events a
-   * read vouches for is the code's to say (and the verdict's to judge), not the model's.
-   */
-  async passEvents(): Promise<void> {
-    await this.settle();
-    while (this.pending?.what.startsWith('event ')) {
-      const call = this.pending;
-      this.pending = null;
-      await call.go();
-      await this.settle();
-    }
-  }
-
-  /** Lets the held call through; it must be the one the model made. */
-  async pass(what: string): Promise<void> {
+  /** Lets the held call through (its answer lost, if `lost`); it must be the one the model made. */
+  async pass(what: string, lost?: 'landed' | 'not-landed'): Promise<void> {
     await this.settle();
     const call = this.pending;
     if (call?.what !== what)
       throw new Error(`the model's step is "${what}", the code's is "${call?.what ?? 'a return'}"`);
     this.pending = null;
-    await call.go();
+    await call.go(lost);
     await this.settle();
+  }
+
+  /** The model's reconcile has returned: so must the code's, having made no further call. */
+  async returned(): Promise<void> {
+    await this.settle();
+    if (this.result === null)
+      throw new Error(`the model's reconcile returns, the code's is at "${this.pending?.what ?? '?'}"`);
   }
 }
 
@@ -161,7 +165,15 @@ export async function replay(lines: string[], opts: ReplayOptions): Promise<Repl
     deleteAction: (ns, name, v) => kube.deleteAction(ns, name, v),
   };
 
-  for (const line of lines) {
+  for (const [index, line] of lines.entries()) {
+    try {
+      await replayLine(line);
+    } catch (error) {
+      throw new Error(`trail line ${index + 1} (${line}): ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async function replayLine(line: string): Promise<void> {
     const [tag, ...rest] = line.split(/\s+/);
     const [a = NaN, b = NaN, c = NaN] = rest.map(Number);
     switch (tag) {
@@ -198,19 +210,17 @@ export async function replay(lines: string[], opts: ReplayOptions): Promise<Repl
       case '@step':
         await slot(a).step();
         break;
-      case '@write':
-        await slot(a).passEvents();
-        await slot(a).pass('write');
+      case '@write': // @write slot kind ok|conflict|gone, or lost 1|0 (its answer lost; landed or not)
+        await slot(a).pass('write', rest[2] === 'lost' ? (rest[3] === '1' ? 'landed' : 'not-landed') : undefined);
         break;
       case '@delete':
         await slot(a).pass('delete');
         break;
       case '@get':
-        await slot(a).passEvents();
         await slot(a).pass('get');
         break;
-      case '@event':
-        await slot(a).passEvents();
+      case '@event': // @event slot inc position: exactly this Event, now
+        await slot(a).pass(`event ${uidOf(b)} p${c}`);
         break;
       case '@crash':
         slots[a] = null; // its reconcile waits at its gate for ever: the process is gone
@@ -220,7 +230,7 @@ export async function replay(lines: string[], opts: ReplayOptions): Promise<Repl
         break;
       case '@answer': {
         const s = slots[a];
-        await s?.passEvents();
+        await s?.returned();
         if (s && s.job === 'event' && !s.answerLost) checkAnswer(s, b, now(), opts.waitMode);
         slots[a] = null;
         break;
@@ -258,7 +268,7 @@ function checkAnswer(s: Slot, model: number, now: Date, waitMode: WaitMode): voi
     const { reply } = replyTo(result.outcome.decision, { now, dryRun: false, waitMode });
     code = reply.status === 503 ? Number(reply.headers?.['retry-after']) : reply.status === 200 ? 0 : reply.status;
   }
-  if (code !== model) throw new Error(`the model answers ${model}, the code ${code}`);
+  if (code !== model) throw new Error(`the model answers ${model}, the code ${code} (${JSON.stringify(result)})`);
 }
 
 /** The seeded bug, in the code: the status patch without its `test` of /status. */

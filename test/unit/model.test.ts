@@ -82,26 +82,35 @@ describe('the Spin model', () => {
     3 * MINUTE,
   );
 
-  // FINDING (test/model/README.md): a reconcile that dies between its status write and its
-  // PhaseStarted Event can lose that Event for good; the trail does so in the real code. When
-  // the protocol is fixed, this run turns clean: make it expectClean.
   it(
-    'finds a PhaseStarted Event lost to a crash, and the real code loses it on the same trail',
+    'no PhaseStarted Event is lost to a crash, a lost status answer or lost update events (the real rule)',
     async () => {
-      const run: Run = { name: 'events', defines: [], check: 'safety' };
+      await expectClean({ name: 'events', defines: ['-DKEEP_ADDS'], check: 'safety' });
+    },
+    3 * MINUTE,
+  );
+
+  // FINDING (test/model/README.md): with the add event lost, a sweep that begins the first phase
+  // and dies before its Event loses that Event for good: nothing later vouches for position 0.
+  // The trail does so in the real code. PROVEN_FIX (a delivery that begins its phase vouches for
+  // the one before too) turns it clean; when the code has that rule, make this expectClean.
+  it(
+    "finds the first phase's Event lost when the add event is lost and the sweep that began it dies; so does the real code",
+    async () => {
+      const run: Run = { name: 'events-add-lost', defines: [], check: 'safety' };
       const v = await verify(run);
       expect(v.errors, report(run, v)).toBeGreaterThan(0);
       const { store, missingEvents } = await replay(v.trail, retryAfter);
       expect(store.violations).toEqual([]);
-      expect(missingEvents.length, v.trail.join('\n')).toBeGreaterThan(0);
+      expect(missingEvents, v.trail.join('\n')).toEqual(['uid-1/p0']);
     },
     3 * MINUTE,
   );
 
   it(
-    'with the proposed fix (SURVIVE_FIX) and no crashed ping, no Event is lost',
+    'with the proposed rule (PROVEN_FIX), no Event is lost',
     async () => {
-      await expectClean({ name: 'events-fixed', defines: ['-DSURVIVE_FIX', '-DNO_PING_CRASH'], check: 'safety' });
+      await expectClean({ name: 'events-fixed', defines: ['-DPROVEN_FIX=1'], check: 'safety' });
     },
     3 * MINUTE,
   );
