@@ -1,12 +1,23 @@
 // The test hosts the Knative stack runs its processes in (test/stack/netns.ts): each reachable
 // on its own address from the root namespace and from the others, resolving Service names through
-// the cluster DNS stand-in on the bridge (test/stack/dns.ts), and all of it gone after removeAll.
+// the cluster DNS stand-in on the bridge (test/stack/dns.ts), refusing connections once retired,
+// and all of it gone after removeAll.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DNS_PORT, startDns, type DnsServer, type Records } from '../stack/dns.js';
-import { BRIDGE, createBridge, createHost, GATEWAY, inHost, removeAll, type Host } from '../stack/netns.js';
+import {
+  BRIDGE,
+  createBridge,
+  createHost,
+  GATEWAY,
+  inHost,
+  removeAll,
+  removeHost,
+  retireHost,
+  type Host,
+} from '../stack/netns.js';
 import { until } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -83,6 +94,22 @@ describe('test hosts on a bridge', () => {
 
   it("keeps what listens in a host off the root namespace's loopback", async () => {
     await expect(fetch('http://127.0.0.1:80/', { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+
+  it('refuses a connection to a retired host at once, as kube-proxy does for a Service whose pod is gone', async () => {
+    const gone = await createHost('t-d', 5, 'ns-d');
+    serve(gone, 'd');
+    await until(
+      'the server in t-d',
+      async () => (await fetch(`http://${gone.ip}/`).catch(() => undefined))?.ok,
+      10_000,
+    );
+    expect(await fetchIn(a, `http://${gone.ip}/`)).toBe('d'); // t-a now knows t-d's link address
+    await retireHost(gone);
+    const started = Date.now();
+    await expect(fetchIn(a, `http://${gone.ip}/`)).rejects.toThrow(/ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(5000); // not a dial timeout
+    await removeHost(gone);
   });
 
   it('removes every host, link and hosts file, and the bridge', async () => {

@@ -19,7 +19,7 @@ import { writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js
 import { alive, launch, stopProcess } from '../cluster/processes.js';
 import type { Admin } from '../support/admin.js';
 import { StandInFailure } from './host-command.js';
-import { createHost, GATEWAY, inHost, removeHost, type Host } from './netns.js';
+import { createHost, GATEWAY, inHost, removeHost, retireHost, type Host } from './netns.js';
 import { messageOf } from '../support/log.js';
 
 export const NODE = 'local';
@@ -127,6 +127,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   await renewLease(admin);
   const running = new Map<string, Running>();
   const freeIndexes = Array.from({ length: 240 }, (_, i) => 10 + i);
+  /** Ended pods' hosts, kept so that their addresses refuse connections (netns.ts retireHost). */
+  const retiredHosts = new Map<number, Host>();
   const abort = new AbortController();
   const key = (pod: Pod) => `${pod.metadata.namespace}/${pod.metadata.name}`;
 
@@ -375,6 +377,9 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     if (index === undefined) throw new Error('no free test host address');
     const podDir = join(opts.dir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}`);
     await mkdir(podDir, { recursive: true });
+    const retired = retiredHosts.get(index); // the host of a pod that had this address before
+    if (retired) await removeHost(retired);
+    retiredHosts.delete(index);
     const host = await createHost(`p${index}`, index, pod.metadata.namespace, pod.metadata.name);
     const r: Running = {
       pod,
@@ -439,8 +444,10 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
         if (c.pid) await stopProcess(c.pid, c.image.exe, Math.max(0, deadline - Date.now()));
       }),
     );
-    await removeHost(r.host);
-    freeIndexes.push(Number(r.host.ip.split('.').pop()));
+    await retireHost(r.host);
+    const index = Number(r.host.ip.split('.').pop());
+    retiredHosts.set(index, r.host);
+    freeIndexes.push(index);
   }
 
   async function onPod(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): Promise<void> {

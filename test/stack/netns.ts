@@ -83,6 +83,18 @@ export async function removeHost(host: Pick<Host, 'netns'>): Promise<void> {
   await rm(join(NETNS_ETC, host.netns), { recursive: true, force: true, maxRetries: 3 });
 }
 
+/**
+ * Ends what runs in the host but keeps its address on the bridge, with nothing listening: a
+ * connection to it is refused at once, as kube-proxy refuses one to a Service whose pod is gone.
+ * Deleted, the address would swallow connections until their dial timed out (the neighbour
+ * caches of the other hosts still point at it), since clients here dial pod addresses, not a
+ * ClusterIP. removeHost deletes it when its address is given out again.
+ */
+export async function retireHost(host: Pick<Host, 'netns'>): Promise<void> {
+  const pids = (await ip('netns', 'pids', host.netns)).stdout.split('\n').filter(Boolean).map(Number);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+}
+
 async function removeNetns(netns: string): Promise<void> {
   // A namespace lives on while a process is inside it (and so do its links): end those first.
   const pids = (await ip('netns', 'pids', netns)).stdout.split('\n').filter(Boolean).map(Number);
