@@ -67,3 +67,18 @@ export function shippedSweepSchedule(): string {
   if (schedule === undefined) throw new Error('config/knative/base/pingsource.yaml has no schedule');
   return schedule;
 }
+
+/**
+ * Changes the Action CRD's spec (a schema description), as `kubectl apply` of a changed CRD does on
+ * an upgrade: the API server replaces the resource's storage and ends every watch of it.
+ */
+export async function touchActionCrd(admin: Admin): Promise<void> {
+  const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/actions.core.opdemo.net';
+  type Crd = { spec: { versions: { schema: { openAPIV3Schema: { description?: string } } }[] } };
+  const crd = (await admin.request<Crd>('GET', path)).body;
+  const schema = crd.spec.versions[0]?.schema.openAPIV3Schema;
+  if (!schema) throw new Error('the Action CRD has no schema');
+  schema.description = `${schema.description ?? 'Action'} (touched ${Date.now()})`;
+  const res = await admin.request('PUT', path, crd);
+  if (res.status !== 200) throw new Error(`updating the Action CRD: ${res.status} ${JSON.stringify(res.body)}`);
+}
