@@ -55,12 +55,13 @@ const auditMark = () => auditMarkOf(cluster.auditLog as string);
 describe('one Action through its phases, event by event', () => {
   let snapshots: Action[] = [];
 
-  it('add: begins the first phase with one status patch, no read', async () => {
+  it('add: begins the first phase with one status patch, no read, and comes back when the next is due', async () => {
     const created = await create('fn-a', 'walk', { phases: ['provision', 'configure', 'verify'], delay: 5 });
     const mark = auditMark();
     const res = await send('add', created);
-    expect(res.status).toBe(200);
-    expect(res.text).toBe('');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-advance-decision')).toBe('advance');
+    expect(Number(res.headers.get('retry-after'))).toBe(5);
     const now = await current('fn-a', 'walk');
     expect(now.status).toMatchObject({ phase: 'provision', state: 'Running', progress: '1/3', observedGeneration: 1 });
     expect(now.status.timestamps).toHaveLength(1);
@@ -81,7 +82,7 @@ describe('one Action through its phases, event by event', () => {
     setSkew(5);
     const mark = auditMark();
     const res = await send('update', snapshots[1]);
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(503);
     expect(res.headers.get('x-advance-phase')).toBe('configure');
     const now = await current('fn-a', 'walk');
     const [first, second] = starts(now);
@@ -90,14 +91,26 @@ describe('one Action through its phases, event by event', () => {
     snapshots.push(now);
   });
 
-  it('a stale snapshot: the failed test (422) is read back and ends that chain, no phase twice', async () => {
+  it('a snapshot one phase behind, not yet late: its failed test (422) is read back', async () => {
+    const mark = auditMark();
+    const res = await send('update', snapshots[1]); // the backup of phase 3, due in 5 s
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-advance-decision')).toBe('wait');
+    expect((await current('fn-a', 'walk')).status.timestamps).toHaveLength(2);
+    // It may have begun phase 2 itself (a crash, a lost answer): it makes sure of that Event (409).
+    expect(auditSince(mark)).toEqual(['patch actions/status 422', 'get actions 200', 'create events 409']);
+  });
+
+  it('a stale snapshot: read, found two phases behind, that chain ends, no phase twice', async () => {
     setSkew(100);
     const mark = auditMark();
-    const res = await send('update', snapshots[1]); // position 1; the object is at 2 now
+    const res = await send('add', snapshots[0]); // position 0; the object is at 2 now
     expect(res.status).toBe(200);
     expect(res.headers.get('x-advance-reason')).toBe('stale');
     expect((await current('fn-a', 'walk')).status.timestamps).toHaveLength(2);
-    expect(auditSince(mark)).toEqual(['patch actions/status 422', 'get actions 200']);
+    // Long past its due time it reads instead of a patch sure to fail, and makes sure of the
+    // Events of the two phases it may have begun: both exist (409).
+    expect(auditSince(mark)).toEqual(['get actions 200', 'create events 409', 'create events 409']);
   });
 
   it('duplicate deliveries at once: one of them begins the phase', async () => {
@@ -110,12 +123,12 @@ describe('one Action through its phases, event by event', () => {
     snapshots.push(now);
   });
 
-  it('finished: untouched', async () => {
+  it("finished: read once to make sure of the last phase's Event, nothing written", async () => {
     const mark = auditMark();
     const res = await send('update', snapshots[3]);
     expect(res.status).toBe(200);
     expect(res.headers.get('x-advance-reason')).toBe('finished');
-    expect(auditSince(mark)).toEqual([]);
+    expect(auditSince(mark)).toEqual(['get actions 200', 'create events 409']);
   });
 
   it('recorded a PhaseStarted Event for each phase, once', async () => {
@@ -305,7 +318,7 @@ describe('writes carry their own proof', () => {
     for (const phase of phases) {
       const mark = auditMark();
       const res = await send('update', object);
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(phase === phases.at(-1) ? 200 : 503); // 503: it comes back as the next one's backup
       expect(decodeURIComponent(res.headers.get('x-advance-phase') ?? '')).toBe(phase);
       expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201']);
       object = await current('fn-b', 'escaped');
@@ -377,6 +390,7 @@ describe('forged events change nothing (a sender with the right resourceVersion)
     const res = await send('update', forged);
     expect(res.headers.get('x-advance-reason')).toBe('finished');
     expect(await current('fn-b', 'kept')).toEqual(finished);
-    expect(auditSince(mark)).toEqual(['get actions 200']); // the read before any delete
+    // The read before any delete, which also makes sure of the last phase's Event (409).
+    expect(auditSince(mark)).toEqual(['get actions 200', 'create events 409']);
   });
 });

@@ -73,7 +73,7 @@ export async function reconcile(
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'ok' || result === 'nothing') {
-      const eventError = await vouch();
+      const eventError = decision.kind === 'delete' ? undefined : await vouch(); // deleted: nothing to vouch for
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
