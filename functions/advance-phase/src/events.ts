@@ -30,31 +30,29 @@ export async function recordPhase(
 }
 
 /**
- * The Events of the phases whose writer this delivery may be, as the object read proves them
- * begun: an event's own position and the one after (it is retried when its writer dies or its
- * answer is lost, and cannot tell that retry from its return as a backup). A `witness` (an Action
- * listed by the sweep or a tick, or an event showing the run finished) vouches for the phase
- * before its position too: a sweep or tick is not retried, so the next one to see the Action, or
- * the update event of the last write, is the retry. `own`: the position this delivery began and
- * recorded itself.
+ * The Event of a phase whose writer may have died between its status write and its Event (or
+ * lost its answer), recorded by the next one to have proof that the phase began. `began`: this
+ * delivery began the phase after it, which proves the phase before (what it decided on, read or
+ * held by its patch's `test` of the whole status): it records that one, so that a phase begun by
+ * a sweep or tick, which nobody retries, is covered by whoever begins the next. Otherwise `read`
+ * is an object it read without beginning anything: it records the latest phase begun, if that
+ * is one this event may have carried (its own position or later; for an event showing the run
+ * finished, the last phase). Each transition is covered either way: by its writer's retry, by the
+ * next writer, or by the other carrier that finds it begun.
  */
-export async function recordVouchedFor(
+export async function recordProven(
   kube: Kube,
   snapshot: Snapshot,
-  read: ParsedAction,
-  opts: { witness: boolean; own?: number },
+  proof: ParsedAction,
+  opts: { began: number } | { finished: boolean },
 ): Promise<Error | undefined> {
-  if (read.kind !== 'valid' || read.envelope.metadata.uid !== snapshot.uid) return undefined;
-  const timestamps = read.action.status.timestamps;
-  const first = Math.max(0, snapshot.position - (opts.witness ? 1 : 0));
-  const last = Math.min(timestamps.length - 1, snapshot.position + 1);
-  let failed: Error | undefined;
-  for (let position = first; position <= last; position++) {
-    const [phase] = Object.keys(timestamps[position] ?? {});
-    if (position === opts.own || phase === undefined) continue;
-    failed = (await recordPhase(kube, read.envelope, phase, position)) ?? failed;
-  }
-  return failed;
+  if (proof.kind !== 'valid' || proof.envelope.metadata.uid !== snapshot.uid) return undefined;
+  const timestamps = proof.action.status.timestamps;
+  const position = 'began' in opts ? opts.began - 1 : timestamps.length - 1;
+  const first = 'began' in opts ? 0 : snapshot.position - (opts.finished ? 1 : 0);
+  const [phase] = Object.keys(timestamps[position] ?? {});
+  if (phase === undefined || position < first) return undefined;
+  return recordPhase(kube, proof.envelope, phase, position);
 }
 
 /**

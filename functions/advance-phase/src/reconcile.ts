@@ -7,7 +7,7 @@ import { startOf } from './status.js';
 import { isDeepStrictEqual } from 'node:util';
 import { KubeError } from './api-client.js';
 import { decide, snapshotOf, type Decision } from './decide.js';
-import { recordPhase, recordVouchedFor } from './events.js';
+import { recordPhase, recordProven } from './events.js';
 import type { Kube, WriteResult } from './kube.js';
 import { statusPatch } from './status-patch.js';
 
@@ -38,18 +38,12 @@ export async function reconcile(
 ): Promise<Outcome> {
   const { namespace, name } = parsed.envelope.metadata;
   const snapshot = snapshotOf(parsed.envelope);
-  // Listed by a sweep or tick, or an event showing the run finished: it also vouches for the
-  // phase before its position (events.ts).
-  const witness = fromServer || finishedRun(parsed);
+  const finished = finishedRun(parsed);
   let current: ParsedAction | null = parsed;
-  /** The last object the function read or listed itself: proof of the phases it shows begun. */
-  let proof: ParsedAction | undefined = fromServer ? parsed : undefined;
+  /** The last object the function read itself: proof of the phases it shows begun. */
+  let read: ParsedAction | undefined;
   let writes = 0;
   let reads = 0;
-  const vouch = (own?: number) =>
-    proof && (reads > 0 || own !== undefined)
-      ? recordVouchedFor(kube as Kube, snapshot, proof, { witness, ...(own === undefined ? {} : { own }) })
-      : Promise.resolve(undefined);
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const decision = decide(snapshot, current, now());
@@ -62,18 +56,19 @@ export async function reconcile(
       reads++;
       const fresh = await kube.get(namespace, name);
       if (decision.kind !== 'advance' || !landed(fresh, snapshot.uid, decision)) throw result.lost;
-      const read = parseAction(fresh);
-      if (read.kind !== 'not-an-action') proof = read;
       result = 'ok';
     }
 
     if (result === 'ok' && decision.kind === 'advance') {
       const own = await recordPhase(kube, current.envelope, decision.phase, decision.position);
-      const eventError = (await vouch(decision.position)) ?? own;
+      const before = await recordProven(kube, snapshot, current, { began: decision.position });
+      const eventError = own ?? before;
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'ok' || result === 'nothing') {
-      const eventError = decision.kind === 'delete' ? undefined : await vouch(); // deleted: nothing to vouch for
+      // Deleted: nothing left to record an Event on.
+      const eventError =
+        read && decision.kind !== 'delete' ? await recordProven(kube, snapshot, read, { finished }) : undefined;
       return { decision, writes, reads, ...(eventError ? { eventError } : {}) };
     }
     if (result === 'gone') return { decision: { kind: 'done', reason: 'gone' }, writes, reads };
@@ -84,7 +79,7 @@ export async function reconcile(
     const fresh = await kube.get(namespace, name);
     const reparsed = fresh === null ? null : parseAction(fresh);
     current = reparsed === null || reparsed.kind === 'not-an-action' ? null : reparsed;
-    proof = current ?? undefined;
+    read = current ?? undefined;
     fromServer = true;
   }
   throw new ConflictError(`${namespace}/${name}: still conflicting after ${MAX_ATTEMPTS} attempts`);
