@@ -30,22 +30,17 @@ describe('the Spin model', () => {
     expect(readFileSync(TABLE_FILE, 'utf8'), 'run: npx tsx test/model/gen-decide.ts').toBe(renderDecideTable());
   });
 
-  describe('safety, exhaustively: no phase begun twice or skipped, none early, Events only for begun phases', () => {
+  describe('safety, exhaustively: no phase begun twice or skipped, none early, an Event only for a begun phase and every phase with its Event at the end', () => {
     const runs: Run[] = [
-      { name: 'faults', defines: [PHASES_ONLY], check: 'safety' },
-      { name: 'delay-shortened', defines: [PHASES_ONLY, '-DEDIT_DELAY=0', '-DDUPS=0', '-DLATE=0'], check: 'safety' },
-      {
-        name: 'delay-lengthened',
-        defines: [PHASES_ONLY, '-DEDIT_DELAY=2', '-DDUPS=0', '-DLATE=0', '-DCRASHES=0'],
-        check: 'safety',
-      },
-      { name: 'pause', defines: [PHASES_ONLY, '-DPAUSE=1', '-DDUPS=0', '-DLATE=0', '-DCRASHES=0'], check: 'safety' },
-      {
-        name: 'recreate-ttl',
-        defines: [PHASES_ONLY, '-DRECREATE=1', '-DTTL=1', '-DDUPS=0', '-DLATE=0'],
-        check: 'safety',
-      },
-      { name: 'tick-mode', defines: [PHASES_ONLY, '-DTICK_MODE', '-DDUPS=0'], check: 'safety' },
+      // With the add event lost too: a sweep that begins the first phase and dies before its Event
+      // (an expected finding until 3747c79's recordProven) is covered by whoever begins the next.
+      { name: 'faults', defines: [], check: 'safety' },
+      { name: 'delay-shortened', defines: ['-DEDIT_DELAY=0', '-DDUPS=0', '-DLATE=0'], check: 'safety' },
+      { name: 'delay-lengthened', defines: ['-DEDIT_DELAY=2', '-DDUPS=0', '-DLATE=0', '-DCRASHES=0'], check: 'safety' },
+      { name: 'pause', defines: ['-DPAUSE=1', '-DDUPS=0', '-DLATE=0', '-DCRASHES=0'], check: 'safety' },
+      { name: 'recreate-ttl', defines: ['-DRECREATE=1', '-DTTL=1', '-DDUPS=0', '-DLATE=0'], check: 'safety' },
+      // Every Event but the one the finding below loses.
+      { name: 'tick-mode', defines: ['-DTICK_MODE', '-DDUPS=0', '-DEXCUSE_TICK_LAST'], check: 'safety' },
     ];
     for (const run of runs) it(run.name, () => expectClean(run), 3 * MINUTE);
   });
@@ -82,35 +77,23 @@ describe('the Spin model', () => {
     3 * MINUTE,
   );
 
+  // FINDING (test/model/README.md), the one Event loss no rule for recording Events can fix: in
+  // tick mode a sweep or tick that begins the last phase and dies before its Event, with the
+  // finished update event lost. Nothing carries a finished Action then (no backup delivery; the
+  // sweep lists unfinished ones only), and a sweep or tick is not retried. The tick-mode run above
+  // excuses exactly this case and is clean otherwise.
   it(
-    'no PhaseStarted Event is lost to a crash, a lost status answer or lost update events (the real rule)',
+    "finds the last phase's Event lost in tick mode when the sweep or tick that began it dies and the finished event is lost; so does the real code",
     async () => {
-      await expectClean({ name: 'events', defines: ['-DKEEP_ADDS'], check: 'safety' });
-    },
-    3 * MINUTE,
-  );
-
-  // FINDING (test/model/README.md): with the add event lost, a sweep that begins the first phase
-  // and dies before its Event loses that Event for good: nothing later vouches for position 0.
-  // The trail does so in the real code. PROVEN_FIX (a delivery that begins its phase vouches for
-  // the one before too) turns it clean; when the code has that rule, make this expectClean.
-  it(
-    "finds the first phase's Event lost when the add event is lost and the sweep that began it dies; so does the real code",
-    async () => {
-      const run: Run = { name: 'events-add-lost', defines: [], check: 'safety' };
+      const run: Run = { name: 'tick-mode-last-event', defines: ['-DTICK_MODE', '-DDUPS=0'], check: 'safety' };
       const v = await verify(run);
       expect(v.errors, report(run, v)).toBeGreaterThan(0);
-      const { store, missingEvents } = await replay(v.trail, retryAfter);
+      expect(v.trail.some((l) => /^@(sweep|tick)\s+\d/.test(l)) && v.trail.some((l) => l.startsWith('@lose'))).toBe(
+        true,
+      );
+      const { store, missingEvents } = await replay(v.trail, { delay0: 1, waitMode: 'tick' });
       expect(store.violations).toEqual([]);
-      expect(missingEvents, v.trail.join('\n')).toEqual(['uid-1/p0']);
-    },
-    3 * MINUTE,
-  );
-
-  it(
-    'with the proposed rule (PROVEN_FIX), no Event is lost',
-    async () => {
-      await expectClean({ name: 'events-fixed', defines: ['-DPROVEN_FIX=1'], check: 'safety' });
+      expect(missingEvents, v.trail.join('\n')).toEqual(['uid-1/p2']);
     },
     3 * MINUTE,
   );
