@@ -13,7 +13,7 @@ export interface LogEntry {
   id?: string;
   event?: string;
   code?: string;
-  decision?: { kind: string; reason?: string; phase?: string };
+  decision?: { kind: string; reason?: string; phase?: string; carryUntil?: string };
   sweep?: { listed: number; decisions: Record<string, number> };
   tick?: { scope: 'slots' | 'full'; listed: number; decisions: Record<string, number> };
 }
