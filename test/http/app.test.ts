@@ -122,17 +122,22 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       }
     }
 
+    /** The answer names the phase begun, and the store shows exactly that one write. */
+    function expectOneAdvanceTo(phase: string, res: Awaited<ReturnType<typeof sendTo>>, store: ModelStore): void {
+      expect(res.headers.get('x-advance-decision')).toBe('advance');
+      expect(res.headers.get('x-advance-phase')).toBe(phase);
+      expectNoReplyEvent(res.headers);
+      expect(store.emitted).toHaveLength(1);
+      expect(store.object?.status.timestamps.at(-1)).toEqual({ [phase]: NOW.toISOString() });
+    }
+
     it('advances with one write and comes back when the next phase is due: 503, Retry-After', async () => {
       const event = example('update-due');
       const store = storeFor(event);
       const res = await sendTo(store, event);
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('5');
-      expect(res.headers.get('x-advance-decision')).toBe('advance');
-      expect(res.headers.get('x-advance-phase')).toBe('configure');
-      expectNoReplyEvent(res.headers);
-      expect(store.emitted).toHaveLength(1);
-      expect(store.object?.status.timestamps.at(-1)).toEqual({ configure: NOW.toISOString() });
+      expectOneAdvanceTo('configure', res, store);
     });
 
     it('advances to the last phase with one write and answers 200 with nothing in the body', async () => {
@@ -144,11 +149,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('');
       expect(res.headers.get('content-length')).toBe('0');
-      expect(res.headers.get('x-advance-decision')).toBe('advance');
-      expect(res.headers.get('x-advance-phase')).toBe('configure');
-      expectNoReplyEvent(res.headers);
-      expect(store.emitted).toHaveLength(1);
-      expect(store.object?.status.timestamps.at(-1)).toEqual({ configure: NOW.toISOString() });
+      expectOneAdvanceTo('configure', res, store);
     });
 
     it('writes nothing when not due', async () => {
