@@ -281,6 +281,16 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       expect(res.status).toBe(500);
       expect(res.json).toMatchObject({ error: expect.stringContaining('etcd unavailable') });
     });
+
+    it("the API server's refusal is the function's trouble, not the sender's: 500, never its 403", async () => {
+      // Right after an API server restart its RBAC cache is not yet filled, and it refuses for a
+      // moment: a 403 passed on would dead-letter the event.
+      const refused = storeFor(example('update-due'));
+      refused.patchStatus = () => Promise.reject(new KubeError(403, 'forbidden', 'patch'));
+      const res = await sendTo(refused, example('update-due'));
+      expect(res.status).toBe(500);
+      expect(res.json).toMatchObject({ error: expect.stringContaining('HTTP 403') });
+    });
   });
 });
 

@@ -40,14 +40,19 @@ export interface ApiClient {
   getJson: (path: string, what: string, opts?: CallOptions & { missing?: 'null' }) => Promise<unknown>;
 }
 
-/** An answer the function cannot act on: the caller should fail with 5xx so the event is retried. */
+/**
+ * An answer the function cannot act on: the caller should fail with 5xx so the event is retried.
+ * Even a 403 is the function's own trouble, not the sender's (an API server that has just
+ * restarted refuses for a moment, before its RBAC cache fills), so the status is the API
+ * server's, named so that express's error handling never takes it for the answer to give.
+ */
 export class KubeError extends Error {
   constructor(
-    readonly status: number,
+    readonly apiStatus: number,
     readonly body: string,
     what: string,
   ) {
-    super(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
+    super(`${what}: HTTP ${apiStatus} ${body.slice(0, 300)}`);
   }
 }
 

@@ -121,7 +121,7 @@ async function write(
       const { namespace, name } = current.envelope.metadata;
       return kube.patchStatus(namespace, name, patch).catch((error: unknown) => {
         // A refusal is definite; a server error or a broken connection may come after the write landed.
-        if (error instanceof KubeError && error.status < 500) throw error;
+        if (error instanceof KubeError && error.apiStatus < 500) throw error;
         return { lost: error };
       });
     }
