@@ -87,6 +87,8 @@ interface Running {
   kubeconfig?: string;
   stopping: boolean;
   timer?: NodeJS.Timeout;
+  /** The last status write failed (the API server away): the readiness loop sends it again. */
+  unreported?: boolean;
 }
 
 export interface Kubelet {
@@ -132,6 +134,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const abort = new AbortController();
   const key = (pod: Pod) => `${pod.metadata.namespace}/${pod.metadata.name}`;
 
+  /** Reports the pod's status; a failure is logged and left for the readiness loop to send again. */
   async function patchStatus(r: Running): Promise<void> {
     const now = new Date().toISOString();
     const cond = (type: string, status: boolean) => ({
@@ -163,14 +166,16 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
         state: { running: { startedAt: c.startedAt } },
       })),
     };
-    const res = await admin.request(
-      'PATCH',
-      `/api/v1/namespaces/${r.pod.metadata.namespace}/pods/${r.pod.metadata.name}/status`,
-      { status },
-      'application/strategic-merge-patch+json',
-    );
-    if (res.status !== 200 && res.status !== 404)
-      log(`kubelet: status of ${key(r.pod)}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await admin
+      .request(
+        'PATCH',
+        `/api/v1/namespaces/${r.pod.metadata.namespace}/pods/${r.pod.metadata.name}/status`,
+        { status },
+        'application/strategic-merge-patch+json',
+      )
+      .catch((error: unknown) => ({ status: 0, body: messageOf(error) }));
+    r.unreported = res.status !== 200 && res.status !== 404;
+    if (r.unreported) log(`kubelet: status of ${key(r.pod)}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
   /** The pod's environment as a kubelet resolves it, plus the credentials this harness hands over. */
@@ -300,7 +305,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
         if (ready !== c.ready) changed = true;
         c.ready = ready;
       }
-      if (changed) {
+      if (changed || r.unreported) {
         await patchStatus(r);
         opts.onChange?.();
       }
@@ -440,7 +445,9 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     await Promise.all(
       r.containers.map(async (c) => {
         const hook = c.spec.lifecycle?.preStop?.httpGet;
-        if (hook && c.pid && alive(c.pid, c.image.exe)) await httpGet(r, c.spec, hook, deadline - Date.now());
+        // A deletion without grace (a kill) leaves no time for the hook.
+        if (hook && c.pid && alive(c.pid, c.image.exe) && deadline > Date.now())
+          await httpGet(r, c.spec, hook, deadline - Date.now());
         if (c.pid) await stopProcess(c.pid, c.image.exe, Math.max(0, deadline - Date.now()));
       }),
     );

@@ -69,9 +69,23 @@ export class Admin {
       else known.set(keyOf(object), object);
       return onEvent(type, object);
     };
+    let failingSince: number | undefined;
     while (!signal.aborted) {
-      const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path);
-      if (list.status !== 200) throw new Error(`GET ${path}: ${list.status} ${JSON.stringify(list.body)}`);
+      // As a reflector does, the list is tried again while the API server is away (restarting,
+      // not ready yet); only a refusal, or an absence longer than a minute, ends the watch.
+      const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path).catch(
+        (error: unknown) => new Error(`GET ${path}: ${error instanceof Error ? error.message : String(error)}`),
+      );
+      if (list instanceof Error || list.status !== 200) {
+        const failure =
+          list instanceof Error ? list : new Error(`GET ${path}: ${list.status} ${JSON.stringify(list.body)}`);
+        const transient = list instanceof Error || list.status === 429 || list.status >= 500;
+        failingSince ??= Date.now();
+        if (!transient || Date.now() - failingSince > 60_000) throw failure;
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      failingSince = undefined;
       const listed = new Set(list.body.items.map(keyOf));
       for (const [key, gone] of [...known]) if (!listed.has(key)) await seen('DELETED', gone);
       for (const item of list.body.items) await seen('ADDED', item);
