@@ -4,7 +4,7 @@
 // Attached clusters die with the Node process that started them; detached ones (cluster:up)
 // outlive it and are found again through a state file.
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,11 +157,21 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     });
     info.pids.etcd = await start(info, 'etcd', flags.etcd);
     await waitFor('etcd', proc(info, 'etcd'), 30_000, () => canConnect(etcdClientPort));
-    // One event per request at ResponseComplete (watches also log ResponseStarted), not two.
+    // One event per request at ResponseComplete (watches also log ResponseStarted), not two. An
+    // Action's status writes are logged with their bodies: a test judges each JSON Patch itself.
     if (auditLog)
       await writeFile(
         join(dir, 'audit-policy.yaml'),
-        'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n',
+        [
+          'apiVersion: audit.k8s.io/v1',
+          'kind: Policy',
+          'omitStages: [RequestReceived]',
+          'rules:',
+          '- level: Request',
+          '  resources: [{group: core.opdemo.net, resources: [actions/status]}]',
+          '- level: Metadata',
+          '',
+        ].join('\n'),
       );
     info.pids.apiserver = await start(info, 'kube-apiserver', flags['kube-apiserver']);
     await writeFile(
@@ -279,9 +289,52 @@ export function exitedProcess(info: ClusterInfo): { name: string; logFile: strin
   return gone && { name: gone[1], logFile: join(info.dir, `${gone[1]}.log`) };
 }
 
+/**
+ * Restarts kube-apiserver as a crash would: killed at once, in-flight requests cut off (their
+ * writes may or may not have landed), then a new one with the same flags, ready once /readyz
+ * answers. The new one runs in its own session (it must outlive the test
+ * process that restarted it) and its pid is written to dir/kube-apiserver.pid, where whoever stops
+ * the cluster finds it.
+ */
+export async function restartApiServer(info: ClusterInfo): Promise<void> {
+  const exe = join(info.binDir, 'kube-apiserver');
+  await stopProcess(apiServerPid(info), exe, 0);
+  const server = new URL(info.server);
+  const flags = flagsOf(info, {
+    address: server.hostname,
+    apiPort: Number(server.port || 443), // URL drops https' default port
+    etcdClientPort: Number(new URL(info.etcdServer).port),
+    etcdPeerPort: 0, // etcd's own flag, not the API server's
+    controllers: info.pids.controllerManager !== undefined,
+  });
+  const pid = await launch({
+    exe,
+    args: flags['kube-apiserver'],
+    logFile: join(info.dir, 'kube-apiserver.log'),
+    detached: true,
+  });
+  await writeFile(restartedPidFile(info), String(pid));
+  await waitFor(
+    'kube-apiserver /readyz after its restart',
+    { pid, exe, logFile: join(info.dir, 'kube-apiserver.log') },
+    60_000,
+    async () => (await new Admin(info).request('GET', '/readyz')).status === 200,
+  );
+}
+
+const restartedPidFile = (info: ClusterInfo) => join(info.dir, 'kube-apiserver.pid');
+
+/** The running kube-apiserver: the one restartApiServer started, if it did. */
+function apiServerPid(info: ClusterInfo): number {
+  return existsSync(restartedPidFile(info))
+    ? Number(readFileSync(restartedPidFile(info), 'utf8'))
+    : info.pids.apiserver;
+}
+
 /** [pid, binary] of each process the cluster started, in stop order. */
 function processes(info: ClusterInfo): [number, string][] {
-  const { etcd, apiserver, controllerManager, scheduler } = info.pids;
+  const { etcd, controllerManager, scheduler } = info.pids;
+  const apiserver = apiServerPid(info);
   const all: [number | undefined, string][] = [
     [scheduler, 'kube-scheduler'],
     [controllerManager, 'kube-controller-manager'],

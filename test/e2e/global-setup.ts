@@ -32,5 +32,6 @@ export async function provideStack(project: TestProject, opts: StackOptions): Pr
   };
 }
 
-// OIDC on: the configuration this project recommends. The bench's stack runs with it off.
-export default (project: TestProject) => provideStack(project, { oidc: true });
+// OIDC on: the configuration this project recommends. The bench's stack runs with it off. The
+// audit log is what the soak is judged on.
+export default (project: TestProject) => provideStack(project, { oidc: true, auditPolicy: true });

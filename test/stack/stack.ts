@@ -25,6 +25,7 @@ import { until } from '../support/wait.js';
 import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS } from './knative.js';
 import { deployFunction, FUNCTION_IMAGE } from './function.js';
+import { SEEDED_IMAGE, seededEntry } from './seeded-function.js';
 
 const run = promisify(execFile);
 export const stackStatePath = join(cacheDir, 'stack-state.json');
@@ -106,6 +107,10 @@ export interface Stack extends StackInfo {
   podCount(part: Part, opts?: { ending?: boolean }): Promise<number>;
   /** The process of each part's running pod, for sampling CPU and memory. */
   pids(): Promise<Record<Part, number>>;
+  /** The part's Ready pods and their container's process (to freeze one with SIGSTOP). */
+  readyPods(part: Part): Promise<{ name: string; pid: number }[]>;
+  /** Deletes one pod at once, no draining (its Deployment makes another). */
+  killPod(part: Part, name: string): Promise<void>;
   /**
    * Creates the namespaces and waits until the ApiServerSource adapter watches them. With
    * `namespaceSelector: {}` Knative lists every namespace in the adapter's config, so each new
@@ -143,7 +148,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const detached = opts.detached ?? false;
   const bed = await startBed({
     serving: true,
-    images: { [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repoRoot, 'dist/index.js')] } },
+    images: {
+      [FUNCTION_IMAGE]: { exe: process.execPath, args: [join(repoRoot, 'dist/index.js')] },
+      [SEEDED_IMAGE]: { exe: process.execPath, args: [seededEntry] },
+    },
     auditPolicy: opts.auditPolicy ?? false,
     detached,
     log,
@@ -243,9 +251,15 @@ function withControls(info: StackInfo): Stack {
     );
     return res.body.items.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
   };
+  /** The kubelet stand-in's record of a pod's container process (0: none yet). */
+  const pidOf = (part: Part, pod: PodView): number => {
+    const container = PARTS[part].container ?? pod.spec.containers[0]?.name;
+    const file = join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, `${container}.pid`);
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
+  };
   const livePods = async (part: Part) => (await podsOf(part)).filter((p) => !p.metadata.deletionTimestamp);
-  const readyNow = async (part: Part) =>
-    (await livePods(part)).find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const isReady = (pod: PodView) => pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  const readyNow = async (part: Part) => (await livePods(part)).find(isReady);
   const readyPod = (part: Part) => until(`a Ready ${part} pod`, () => readyNow(part), 60_000, 100);
   const ipOf = async (part: Part) => (await readyPod(part)).status.podIP as string;
   const podDirs = (part: Part) =>
@@ -291,13 +305,19 @@ function withControls(info: StackInfo): Stack {
       const entries = await Promise.all(
         (Object.keys(PARTS) as Part[]).map(async (part) => {
           const pod = (await podsOf(part)).find((p) => !p.metadata.deletionTimestamp);
-          const container = PARTS[part].container ?? pod?.spec.containers[0]?.name;
-          const file = pod ? join(podsDir, `${PARTS[part].namespace}_${pod.metadata.name}`, `${container}.pid`) : '';
-          const pid = file && existsSync(file) ? Number(readFileSync(file, 'utf8').split(' ')[0]) : 0;
-          return [part, pid] as const;
+          return [part, pod ? pidOf(part, pod) : 0] as const;
         }),
       );
       return Object.fromEntries(entries) as Record<Part, number>;
+    },
+    readyPods: async (part) =>
+      (await livePods(part)).filter(isReady).map((pod) => ({ name: pod.metadata.name, pid: pidOf(part, pod) })),
+    killPod: async (part, name) => {
+      const res = await admin.request(
+        'DELETE',
+        `/api/v1/namespaces/${PARTS[part].namespace}/pods/${name}?gracePeriodSeconds=0`,
+      );
+      if (res.status !== 200 && res.status !== 404) throw new Error(`deleting pod ${name}: ${res.status}`);
     },
     namespaces: async (names) => {
       for (const name of names) await admin.namespace(name);

@@ -7,8 +7,11 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   user: { username: string };
-  objectRef?: { resource?: string; subresource?: string; namespace?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
+  /** Only where the policy logs bodies (an Action's status writes). */
+  requestObject?: unknown;
+  stageTimestamp?: string;
 }
 
 /** The log's end now, as a byte offset to read from later. */

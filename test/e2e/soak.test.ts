@@ -1,0 +1,213 @@
+// The replica soak: three replicas of the function (Serving's min-scale), 200 Actions of 5 phases
+// at delays of 1-3 s created in a steady stream, and every 10 s one replica killed and another
+// frozen (SIGSTOP) for 5 s; mid-run, the ApiServerSource adapter, kube-apiserver and the
+// dispatcher are each restarted once and the CRD is updated once. Judged from the API server's
+// own record (test/support/soak.ts): exactly one appending status patch per phase, every run within
+// phases x delay plus the sweep's period and a freeze (below), none early, one PhaseStarted Event
+// per phase, no conflict given up on. Then the same judge reads a run of a seeded bug, and must
+// catch it.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Action } from '../../functions/advance-phase/src/action.js';
+import { restartApiServer } from '../cluster/cluster.js';
+import { seedBug, SEEDED_IMAGE } from '../stack/seeded-function.js';
+import { attachStack, NS } from '../stack/stack.js';
+import { auditEventsSince, auditMark } from '../support/audit.js';
+import { functionLog, scheduleSweep, shippedSweepSchedule, starts, touchActionCrd } from '../support/chain.js';
+import { chaos, FREEZE_SECONDS, judgeAppends, judgeRuns } from '../support/soak.js';
+import { sleep, until } from '../support/wait.js';
+
+const stack = attachStack(inject('stack'));
+const admin = stack.admin;
+const SOAK_NS = 'e2e-soak';
+const SEEDED_NS = 'e2e-soak-seeded';
+const KSVC = `/apis/serving.knative.dev/v1/namespaces/${NS}/services/advance-phase`;
+const MIN_SCALE = 'autoscaling.knative.dev/min-scale';
+/** func.yaml's serviceAccountName. */
+const FUNCTION_USER = `system:serviceaccount:${NS}:advance-phase`;
+
+const ACTIONS = 200;
+const PHASES = ['p1', 'p2', 'p3', 'p4', 'p5'];
+const SWEEP_SECONDS = 15;
+const delayOf = (i: number) => 1 + (i % 3);
+/** 200 Actions over 110 s. */
+const CREATE_EVERY_MS = 550;
+
+const auditLog = stack.cluster.auditLog;
+let shippedImage: string | undefined;
+
+type Ksvc = {
+  metadata: { generation: number };
+  spec: { template: { spec: { containers: { image: string }[] } } };
+  status: { observedGeneration?: number; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
+};
+
+/** The function's Knative Service template: min-scale and image (each change makes a revision). */
+async function setTemplate(minScale: string | null, image?: string): Promise<void> {
+  const spec = image === undefined ? {} : { spec: { containers: [{ image }] } };
+  const patch = { spec: { template: { metadata: { annotations: { [MIN_SCALE]: minScale } }, ...spec } } };
+  const res = await admin.request('PATCH', KSVC, patch, 'application/merge-patch+json');
+  if (res.status !== 200)
+    throw new Error(`changing the function's template: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** Once the latest revision is Ready with three Ready pods, and the old revisions' pods are gone. */
+async function threeReplicas(): Promise<void> {
+  await until(
+    "three Ready replicas of the function's latest revision, and no other",
+    async () => {
+      const { metadata, status } = (await admin.request<Ksvc>('GET', KSVC)).body;
+      const latest = status.latestReadyRevisionName;
+      if (status.observedGeneration !== metadata.generation || latest !== status.latestCreatedRevisionName)
+        return false;
+      const ready = await stack.readyPods('function');
+      return (
+        ready.length === 3 &&
+        ready.every((pod) => pod.name.startsWith(`${latest}-deployment-`)) &&
+        (await stack.podCount('function')) === 3
+      );
+    },
+    120_000,
+  );
+}
+
+/** Creates an Action as a user would: again while the API server is down. Resolves to when it exists. */
+async function createWhileDisrupted(ns: string, name: string, delay: number): Promise<number> {
+  let sent = 0;
+  for (;;) {
+    const before = sent;
+    sent = Date.now();
+    const res = await admin.createAction(ns, name, { phases: PHASES, delay }).catch(() => undefined);
+    if (res?.status === 201) return Date.now();
+    if (res?.status === 409) return before; // the previous try's answer was lost
+    await sleep(200);
+  }
+}
+
+async function listActions(ns: string): Promise<Action[]> {
+  return (await admin.request<{ items: Action[] }>('GET', `/apis/core.opdemo.net/v1/namespaces/${ns}/actions`)).body
+    .items;
+}
+
+const finished = (a: Action) => (a.status as Action['status'] | undefined)?.state === 'Succeeded';
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+// Both namespaces at once: each new namespace rolls the source's adapter.
+beforeAll(async () => {
+  await stack.namespaces([SOAK_NS, SEEDED_NS]);
+  shippedImage = (await admin.request<Ksvc>('GET', KSVC)).body.spec.template.spec.containers[0]?.image;
+});
+
+afterAll(async () => {
+  await setTemplate(null, shippedImage);
+  await scheduleSweep(admin, NS, shippedSweepSchedule());
+});
+
+describe('the replica soak', () => {
+  it('three replicas under kills, freezes and restarts: every phase exactly once, on time, with one Event', async () => {
+    if (!auditLog) throw new Error('the e2e stack runs without an audit log');
+    await scheduleSweep(admin, NS, `*/${SWEEP_SECONDS} * * * * *`);
+    await setTemplate('3');
+    await threeReplicas();
+    const mark = auditMark(auditLog);
+
+    const created = new Map<string, number>();
+    const start = Date.now();
+    const disorder = chaos(stack);
+    const disrupted: string[] = [];
+    // A steady stream of Actions, and each disruption once, far enough apart that no run meets
+    // two of them (a run takes up to 15 s, and up to a sweep's period more after a fault): the
+    // bound is per fault; faults that pile up on one run add up. The kills and freezes go on
+    // throughout.
+    const disruptions = (async () => {
+      const at = async (second: number, name: string, what: () => Promise<void>) => {
+        await sleep(Math.max(0, start + second * 1000 - Date.now()));
+        const began = Date.now();
+        await what();
+        disrupted.push(`${name} at ${seconds(began - start)} s, ${seconds(Date.now() - began)} s until back`);
+      };
+      await at(8, 'adapter restart', () => stack.restartPart('adapter'));
+      await at(30, 'CRD update', () => touchActionCrd(admin));
+      await at(52, 'API server restart', () => restartApiServer(stack.cluster));
+      await at(90, 'dispatcher restart', () => stack.restartPart('dispatcher'));
+    })();
+    for (let i = 0; i < ACTIONS; i++) {
+      await sleep(Math.max(0, start + i * CREATE_EVERY_MS - Date.now()));
+      const name = `soak-${i}`;
+      void createWhileDisrupted(SOAK_NS, name, delayOf(i)).then((at) => created.set(name, at));
+    }
+    await disruptions;
+    const actions = await until(
+      `all ${ACTIONS} Actions to finish`,
+      async () => {
+        const items = await listActions(SOAK_NS);
+        return items.length === ACTIONS && items.every(finished) ? items : undefined;
+      },
+      180_000,
+      1000,
+    );
+    const chaosLog = await disorder.stop();
+
+    const names = actions.map((a) => a.metadata.name);
+    const appends = judgeAppends(auditEventsSince(auditLog, mark, [FUNCTION_USER]), SOAK_NS, names, PHASES);
+    // The sweep's period, plus a freeze: a replica frozen as the sweep's ping reaches it holds
+    // that sweep until it thaws (nothing times out a PingSource's delivery), and the waits the
+    // dispatcher's restart lost are the sweep's to begin.
+    const runs = judgeRuns(actions, created, PHASES, SWEEP_SECONDS + FREEZE_SECONDS);
+    const log = functionLog(stack.logFiles('function'));
+    const deadLetters = log.filter((e) => e.msg === 'dead-lettered event' && JSON.stringify(e).includes(SOAK_NS));
+    const latest = actions
+      .map((a) => ({ a, took: (starts(a).at(-1) ?? 0) - (created.get(a.metadata.name) ?? 0) }))
+      .sort((x, y) => y.took - x.took)
+      .slice(0, 5);
+    console.log(
+      [
+        `soak: ${ACTIONS} Actions finished ${seconds(Date.now() - start)} s after the first was created`,
+        `${appends.appends} appending status patches, ${appends.refused} refused (their tests failed)`,
+        `time left to each run's bound (s): min ${runs.slack[0]?.toFixed(1)}, median ${runs.slack[ACTIONS / 2]?.toFixed(1)}`,
+        `${deadLetters.length} dead letters (codes ${[...new Set(deadLetters.map((e) => e.code))].join(', ') || 'none'})`,
+        `disruptions: ${disrupted.join('; ')}`,
+        `chaos: ${chaosLog.join('; ')}`,
+        `sweeps (s after start: listed/advanced): ${log
+          .filter((e) => e.sweep && e.time >= start)
+          .map((e) => `${seconds(e.time - start)}: ${e.sweep?.listed}/${e.sweep?.decisions['advance'] ?? 0}`)
+          .join(', ')}`,
+        ...latest.map(
+          ({ a }) =>
+            `  ${a.metadata.name} (delay ${a.spec.delay}) created at ${seconds((created.get(a.metadata.name) ?? 0) - start)}, phases at ${starts(
+              a,
+            )
+              .map((t) => seconds(t - start))
+              .join(' ')}`,
+        ),
+      ].join('\n'),
+    );
+    expect(appends.violations).toEqual([]);
+    expect(runs.violations).toEqual([]);
+    // One PhaseStarted Event per phase begun.
+    const events = await admin.request<{ items: { regarding: { name: string }; note: string }[] }>(
+      'GET',
+      `/apis/events.k8s.io/v1/namespaces/${SOAK_NS}/events?fieldSelector=reason%3DPhaseStarted`,
+    );
+    const phaseEvents = events.body.items.map(
+      (e) => `${e.regarding.name}/${Number(/^phase (\d+)/.exec(e.note)?.[1]) - 1}`,
+    );
+    expect(phaseEvents.sort()).toEqual(names.flatMap((name) => PHASES.map((_, p) => `${name}/${p}`)).sort());
+    // No conflict given up on, so no dead letter for one.
+    expect(log.filter((e) => JSON.stringify(e).includes('still conflicting'))).toEqual([]);
+  }, 400_000);
+
+  it('the same judge catches a seeded bug: the status patch without the test of the status it decided on', async () => {
+    if (!auditLog) throw new Error('the e2e stack runs without an audit log');
+    await seedBug();
+    await setTemplate('3', SEEDED_IMAGE);
+    await threeReplicas();
+    const mark = auditMark(auditLog);
+    const names = Array.from({ length: 20 }, (_, i) => `seeded-${i}`);
+    for (const name of names) await admin.createAction(SEEDED_NS, name, { phases: PHASES, delay: 1 });
+    // A doubled phase may end a run early or leave it unable to finish: wait for the runs' time, no more.
+    await sleep((PHASES.length * 1 + 3) * 1000);
+    const appends = judgeAppends(auditEventsSince(auditLog, mark, [FUNCTION_USER]), SEEDED_NS, names, PHASES);
+    console.log(`seeded: ${appends.violations.length} violations, e.g. ${appends.violations.slice(0, 3).join('; ')}`);
+    expect(appends.violations.some((v) => v.endsWith(': 2 appending status patches'))).toBe(true);
+  }, 200_000);
+});
