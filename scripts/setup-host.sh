@@ -34,7 +34,7 @@ fail() {
     "run the command again as root (sudo -E env \"PATH=\$PATH\" npm test)"
 command -v go >/dev/null ||
   fail "go is not on PATH: the control plane and Knative are built from their Go modules" \
-    "install Go >= 1.26 (https://go.dev/doc/install) and put its bin folder on PATH"
+    "install Go >= 1.26.7 (https://go.dev/doc/install) and put its bin folder on PATH"
 command -v npm >/dev/null ||
   fail "npm is not on PATH: it installs the project's own Node" "apt-get install -y npm (any npm >= 10)"
 

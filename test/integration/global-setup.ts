@@ -17,7 +17,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  for (const module of ['test/knative', 'test/serving', 'test/funcyaml'])
+  for (const module of ['test/knative', 'test/serving', 'test/funcyaml', 'test/prometheus'])
     await runBuildScript(join(repoRoot, module, 'build.sh'), logToStderr);
   const cluster = await startCluster({ auditPolicy: true });
   try {
