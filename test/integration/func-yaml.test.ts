@@ -221,6 +221,36 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
   });
 });
 
+interface ServiceLabels {
+  metadata: { labels: Record<string, string> };
+  spec: { template: { metadata: { labels: Record<string, string> } } };
+}
+
+describe("the Knative Service kn func's deployer makes of func.yaml (test/funcyaml's funcdeploy --print-service)", () => {
+  it("carries Kubernetes' recommended labels, on the Service and on its revisions' pods, at package.json's version", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'funcdeploy-'));
+    tmpDirs.push(dir);
+    writeFileSync(join(dir, 'func.yaml'), readFileSync(FUNC_YAML));
+    // An image on a loopback registry: the deployer's registry lookup stays on this machine.
+    const printed = await run(
+      join(dirname(funcyaml), 'funcdeploy'),
+      ['--print-service', dir, 'advance-phase', 'localhost:5000/advance-phase'],
+      60_000,
+    );
+    expect(printed.code, printed.stderr).toBe(0);
+    const service = JSON.parse(printed.stdout) as ServiceLabels;
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const expected = {
+      'app.kubernetes.io/name': 'advance-phase',
+      'app.kubernetes.io/part-of': 'advance-phase',
+      'app.kubernetes.io/component': 'function',
+      'app.kubernetes.io/version': version,
+    };
+    expect(service.metadata.labels).toMatchObject(expected);
+    expect(service.spec.template.metadata.labels).toMatchObject(expected);
+  });
+});
+
 describe('the Go loader can fail (negative controls)', () => {
   // The real func.yaml, with `created` set so that only the planted fault can fail it.
   const variant = (edit: (doc: ReturnType<typeof parseDocument>) => void): string => {
