@@ -2,10 +2,13 @@
 // control plane (test/cluster/build.sh, cached under .cache/bin), parsed. Tests read the built
 // objects rather than the files wherever kustomize adds something (labels, namespaces, vars).
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { buildControlPlane } from '../cluster/cluster.js';
+import type { Admin } from './admin.js';
 import { repoRoot } from './repo.js';
 
 const run = promisify(execFile);
@@ -29,4 +32,30 @@ export function kubectlPath(): Promise<string> {
 export async function kustomize(dir: string): Promise<Manifest[]> {
   const { stdout } = await run(await kubectlPath(), ['kustomize', dir], { cwd: repoRoot, maxBuffer: 16 << 20 });
   return parseAllDocuments(stdout).map((doc) => doc.toJS() as Manifest);
+}
+
+/** Kinds every API server serves, which a cluster without Knative's CRDs accepts. */
+export const RBAC_KINDS: ReadonlySet<string> = new Set([
+  'Namespace',
+  'ServiceAccount',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+]);
+
+/**
+ * Applies, as cluster-admin, what `dir` builds and `keep` selects: the shipped RBAC on a cluster
+ * without Knative, say. Built, not the files: the binding subjects' namespace is kustomize's.
+ */
+export async function applyBuilt(admin: Admin, dir: string, keep: (o: Manifest) => boolean): Promise<void> {
+  const objects = (await kustomize(dir)).filter(keep);
+  const tmp = await mkdtemp(join(tmpdir(), 'kustomize-'));
+  try {
+    const file = join(tmp, 'objects.yaml');
+    await writeFile(file, objects.map((o) => stringify(o)).join('---\n'));
+    await admin.kubectl('apply', '-f', file);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,8 @@
 // Kubernetes conventions in what this project ships (issue 26): Kubernetes' recommended
 // app.kubernetes.io labels on every object, at package.json's version, and the CRD's category.
-// Read from what the real kustomize (the control plane's kubectl) builds, not from the files; the
-// labels kn func's deployer puts on the Knative Service are test/integration/func-yaml.test.ts's.
+// Read from what the real kustomize (the control plane's kubectl) builds, not from the files.
+// That `edit` and `view` reach Actions is test/integration/rbac.test.ts's; the labels kn func's
+// deployer puts on the Knative Service, test/integration/func-yaml.test.ts's.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ const KUSTOMIZATIONS = [
   'config/knative/overlays/oidc',
 ];
 /** The parts an object can belong to (docs/operators.md). */
-const COMPONENTS = ['namespace', 'function', 'source', 'broker', 'sweep', 'tick', 'crd'];
+const COMPONENTS = ['namespace', 'function', 'source', 'broker', 'sweep', 'tick', 'user-roles', 'crd'];
 
 const recommended = {
   'app.kubernetes.io/name': NS,
