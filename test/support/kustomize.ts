@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { buildControlPlane } from '../cluster/cluster.js';
@@ -32,6 +32,25 @@ export function kubectlPath(): Promise<string> {
 export async function kustomize(dir: string): Promise<Manifest[]> {
   const { stdout } = await run(await kubectlPath(), ['kustomize', dir], { cwd: repoRoot, maxBuffer: 16 << 20 });
   return parseAllDocuments(stdout).map((doc) => doc.toJS() as Manifest);
+}
+
+/**
+ * What a user's own kustomization that only sets `namespace` and lists `dir` (a kustomization of
+ * this repository) as its resource builds: the installation moved, overlay-free.
+ */
+export async function kustomizeInto(namespace: string, dir: string): Promise<Manifest[]> {
+  const tmp = await mkdtemp(join(tmpdir(), 'kustomize-'));
+  try {
+    // kustomize takes a directory resource only by a relative path.
+    const resource = relative(tmp, join(repoRoot, dir));
+    await writeFile(
+      join(tmp, 'kustomization.yaml'),
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${namespace}\nresources:\n  - ${resource}\n`,
+    );
+    return await kustomize(tmp);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Kinds every API server serves, which a cluster without Knative's CRDs accepts. */
