@@ -29,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../cluster/processes.js';
 import { until } from '../support/wait.js';
 import { launchEnvs, readFuncYaml } from '../support/func-yaml.js';
+import { kustomize, type Manifest } from '../support/kustomize.js';
 import { example, post } from '../support/http.js';
 import { repoRoot } from '../support/repo.js';
 import { messageOf } from '../support/log.js';
@@ -102,7 +103,7 @@ async function launch(extra: Record<string, string> = {}): Promise<Launched> {
     NODE_ENV: 'production',
     NODE_PROJECT_PATH: app,
     PORT: String(port), // Knative sets 8080, where kn func's probes look; any free port here
-    ...launchEnvs(funcYaml), // with config/knative/base's ConfigMap, as a deploy after it has them
+    ...launchEnvs(wiring, funcYaml), // with config/knative/base's ConfigMap, as a deploy after it has them
     ...extra,
   };
   const child = spawn('sh', [join(app, 'start.sh')], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -137,8 +138,10 @@ async function terminate(l: Launched): Promise<{ code: number | null; ms: number
 }
 
 let launchLayerBytes = 0;
+let wiring: Manifest[] = [];
 
 beforeAll(async () => {
+  wiring = await kustomize('config/knative/base');
   // The copy: tracked files only, as a fresh clone has them (no node_modules, dist or .cache).
   const files = (
     await new Promise<string>((resolve, reject) =>

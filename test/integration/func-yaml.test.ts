@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, parseDocument } from 'yaml';
+import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { deployedEnvs, launchEnvs } from '../support/func-yaml.js';
+import { kustomize } from '../support/kustomize.js';
 import { repoRoot } from '../support/repo.js';
 
 const ROOT = repoRoot;
@@ -163,13 +165,23 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
     expect(summary.strictDecodeErrors).toEqual([]);
   });
 
-  it("reads WAIT_MODE from config/knative's ConfigMap, the reference kn func's deployer turns into a configMapKeyRef", () => {
-    expect(summary.run.envs).toContainEqual({ name: 'WAIT_MODE', value: '{{ configMap:advance-phase:WAIT_MODE }}' });
-    expect(deployedEnvs()).toContainEqual({
-      name: 'WAIT_MODE',
-      valueFrom: { configMapKeyRef: { name: 'advance-phase', key: 'WAIT_MODE' } },
+  it("reads WAIT_MODE, SENDERS and SENDER_AUDIENCE from config/knative's ConfigMap, references kn func's deployer turns into configMapKeyRefs", async () => {
+    const keys = ['WAIT_MODE', 'SENDERS', 'SENDER_AUDIENCE'];
+    for (const key of keys) {
+      expect(summary.run.envs).toContainEqual({ name: key, value: `{{ configMap:advance-phase:${key} }}` });
+      expect(deployedEnvs()).toContainEqual({
+        name: key,
+        valueFrom: { configMapKeyRef: { name: 'advance-phase', key } },
+      });
+    }
+    // base/ ships the ConfigMap they read, with the function's own defaults where it is installed by default.
+    const defaults = loadConfig({});
+    const launched = launchEnvs(await kustomize('config/knative/base'));
+    expect(launched).toMatchObject({ WAIT_MODE: 'retry-after' });
+    expect(loadConfig(launched)).toMatchObject({
+      SENDERS: defaults.SENDERS,
+      SENDER_AUDIENCE: defaults.SENDER_AUDIENCE,
     });
-    expect(launchEnvs()).toMatchObject({ WAIT_MODE: 'retry-after' }); // base/ ships the ConfigMap it reads
   });
 
   it('understands the function as intended', () => {
@@ -218,6 +230,36 @@ describe("func.yaml through kn func's loader (NewFunction, initialized check, Va
     expect(summary.build.buildEnvs).toEqual(doc.build?.buildEnvs ?? []);
     expect(summary.run.envs).toEqual(doc.run?.envs ?? []);
     expect(summary.deploy.options.scale.max).toBe(doc.deploy?.options?.scale?.max ?? null);
+  });
+});
+
+interface ServiceLabels {
+  metadata: { labels: Record<string, string> };
+  spec: { template: { metadata: { labels: Record<string, string> } } };
+}
+
+describe("the Knative Service kn func's deployer makes of func.yaml (test/funcyaml's funcdeploy --print-service)", () => {
+  it("carries Kubernetes' recommended labels, on the Service and on its revisions' pods, at package.json's version", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'funcdeploy-'));
+    tmpDirs.push(dir);
+    writeFileSync(join(dir, 'func.yaml'), readFileSync(FUNC_YAML));
+    // An image on a loopback registry: the deployer's registry lookup stays on this machine.
+    const printed = await run(
+      join(dirname(funcyaml), 'funcdeploy'),
+      ['--print-service', dir, 'advance-phase', 'localhost:5000/advance-phase'],
+      60_000,
+    );
+    expect(printed.code, printed.stderr).toBe(0);
+    const service = JSON.parse(printed.stdout) as ServiceLabels;
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const expected = {
+      'app.kubernetes.io/name': 'advance-phase',
+      'app.kubernetes.io/part-of': 'advance-phase',
+      'app.kubernetes.io/component': 'function',
+      'app.kubernetes.io/version': version,
+    };
+    expect(service.metadata.labels).toMatchObject(expected);
+    expect(service.spec.template.metadata.labels).toMatchObject(expected);
   });
 });
 

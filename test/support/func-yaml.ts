@@ -1,11 +1,13 @@
 // func.yaml as kn func's deployer turns it into a container (knative.dev/func v0.50.1,
 // pkg/k8s/deployer.go createEnvVarSource): a run env `{{ configMap:name:key }}` becomes a
 // configMapKeyRef, everything else is a literal value. The buildpack replay (which launches
-// without a cluster, so it resolves the references against config/knative/base) and the checks of
-// func.yaml read it through this one file; the test bed deploys with kn func's own deployer.
+// without a cluster, so it resolves the references against config/knative/base as kustomize
+// builds it) and the checks of func.yaml read it through this one file; the test bed deploys
+// with kn func's own deployer.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
+import type { Manifest } from './kustomize.js';
 import { repoRoot } from './repo.js';
 
 export interface FuncYaml {
@@ -35,12 +37,13 @@ export function deployedEnvs(func: FuncYaml = readFuncYaml()): EnvVar[] {
   });
 }
 
-/** The run envs a pod gets with config/knative/base applied: its ConfigMaps' values filled in. */
-export function launchEnvs(func: FuncYaml = readFuncYaml()): Record<string, string> {
-  const objects = parseAllDocuments(readFileSync(join(repoRoot, 'config/knative/base/settings.yaml'), 'utf8')).map(
-    (d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null,
-  );
-  const data = (name: string) => objects.find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === name)?.data ?? {};
+/**
+ * The run envs a pod gets where `wiring` (config/knative/base as `kustomize` builds it: its
+ * namespace is in some values) is applied: its ConfigMaps' values filled in.
+ */
+export function launchEnvs(wiring: Manifest[], func: FuncYaml = readFuncYaml()): Record<string, string> {
+  const data = (name: string) =>
+    (wiring.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name)?.['data'] ?? {}) as Record<string, string>;
   return Object.fromEntries(
     deployedEnvs(func).map((e) => {
       if ('value' in e) return [e.name, e.value];

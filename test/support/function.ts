@@ -11,6 +11,7 @@ import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Metrics } from '../../functions/advance-phase/src/metrics.js';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from './admin.js';
+import { applyBuilt, RBAC_KINDS } from './kustomize.js';
 import { post, serve, type CloudEventJson, type Served } from './http.js';
 
 export interface FunctionUnderTest {
@@ -25,11 +26,15 @@ export interface FunctionUnderTest {
 
 let ids = 0;
 
-/** The shipped RBAC applied, and a kubeconfig as the function's ServiceAccount. */
+/** The shipped RBAC of the function applied, and a kubeconfig as the function's ServiceAccount. */
 export async function functionKubeconfig(cluster: ClusterInfo): Promise<string> {
   const admin = new Admin(cluster);
   await admin.namespace('advance-phase');
-  await admin.kubectl('apply', '-n', 'advance-phase', '-f', 'config/knative/base/function-rbac.yaml');
+  await applyBuilt(
+    admin,
+    'config/knative/base',
+    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.['app.kubernetes.io/component'] === 'function',
+  );
   const kubeconfig = join(cluster.dir, 'function.kubeconfig');
   await writeKubeconfigForToken(
     cluster,

@@ -7,16 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeconfigSource, loadConfig } from '../../functions/advance-phase/src/config.js';
 
-/** The fields of config/knative's manifests these tests read. */
+/** The fields of config/knative's manifests these tests read. That the senders and the audience
+ * config/knative gives the function are its defaults is test/unit/conventions.test.ts's, on the
+ * built wiring (kustomize writes the namespace into them). */
 interface Manifest {
-  namespace?: string;
-  metadata: { name: string };
   data: Record<string, string>;
-  spec: {
-    subscriber: { audience: string };
-    delivery: { deadLetterSink: { audience: string } };
-    sink: { audience: string };
-  };
 }
 const manifest = (file: string) => parse(readFileSync(`config/knative/${file}`, 'utf8')) as Manifest;
 
@@ -39,28 +34,6 @@ describe('loadConfig', () => {
         { kind: 'pingsource', namespace: 'advance-phase', name: 'advance-phase-tick' },
       ],
     });
-  });
-
-  it('names the senders and the audience config/knative and its any-broker overlay give them', () => {
-    const config = loadConfig({});
-    const yaml = manifest;
-    const trigger = yaml('base/trigger.yaml');
-    const ping = yaml('base/pingsource.yaml');
-    const tick = yaml('overlays/any-broker/tick.yaml');
-    const ns = yaml('base/kustomization.yaml').namespace;
-    expect(config.SENDERS).toEqual([
-      { kind: 'trigger', namespace: ns, name: trigger.metadata.name },
-      { kind: 'pingsource', namespace: ns, name: ping.metadata.name },
-      { kind: 'pingsource', namespace: ns, name: tick.metadata.name },
-    ]);
-    for (const audience of [
-      trigger.spec.subscriber.audience,
-      trigger.spec.delivery.deadLetterSink.audience,
-      ping.spec.sink.audience,
-      tick.spec.sink.audience,
-    ]) {
-      expect(audience).toBe(config.SENDER_AUDIENCE);
-    }
   });
 
   it('takes WAIT_MODE from the ConfigMap config/knative ships, which the any-broker overlay sets to tick', () => {
