@@ -14,7 +14,7 @@ export interface LogEntry {
   event?: string;
   code?: string;
   decision?: { kind: string; reason?: string; phase?: string; carryUntil?: string };
-  sweep?: { listed: number; decisions: Record<string, number> };
+  sweep?: { listed: number; decisions: Record<string, number>; ms: number };
   tick?: { scope: 'slots' | 'full'; listed: number; decisions: Record<string, number> };
 }
 
