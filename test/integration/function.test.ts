@@ -337,7 +337,7 @@ describe('writes carry their own proof', () => {
     const wrongUid = [{ op: 'test' as const, path: '/metadata/uid', value: 'nope' }];
     expect(await kube.patchStatus('fn-b', 'verdicts', wrongUid)).toBe('conflict');
     const invalid = [{ op: 'add' as const, path: '/status/state', value: 'Bogus' }];
-    await expect(kube.patchStatus('fn-b', 'verdicts', invalid)).rejects.toMatchObject({ status: 422 });
+    await expect(kube.patchStatus('fn-b', 'verdicts', invalid)).rejects.toMatchObject({ apiStatus: 422 });
   });
 });
 
