@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/google/go-containerregistry v0.21.5
+	github.com/spf13/pflag v1.0.10
 	gopkg.in/yaml.v2 v2.4.0
 	knative.dev/func v0.50.1
 )
@@ -126,7 +127,6 @@ require (
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/spf13/viper v1.21.0 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
 	github.com/vbatts/tar-split v0.12.2 // indirect

@@ -97,7 +97,18 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
         { error: 'invalid Action spec', reason: expect.stringMatching(/spec\.phases.*spec\.delay/) },
       ],
       ['not-an-action', 400, { reason: expect.stringContaining('data is not an Action') }],
-      ['unsupported-type', 400, { reason: expect.stringContaining('unsupported event type') }],
+      [
+        'unsupported-type',
+        400,
+        {
+          reason: expect.stringContaining('unsupported event type'),
+          supported: expect.arrayContaining(['dev.knative.apiserver.resource.update']),
+          // kn func invoke's default event lands here: the answer says what to send instead.
+          hint: expect.stringMatching(
+            /examples\/events\/.*kn func invoke .*--type dev\.knative\.apiserver\.resource\.update/,
+          ),
+        },
+      ],
     ] as const)('%s: %i', async (name, status, body) => {
       const res = await post(server.url, example(name), mode);
       expect(res.status).toBe(status);

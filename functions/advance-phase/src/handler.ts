@@ -21,6 +21,19 @@ export const EVENT_TYPES = {
 } as const;
 const RESOURCE_EVENTS: ReadonlySet<string> = new Set([EVENT_TYPES.add, EVENT_TYPES.update, EVENT_TYPES.delete]);
 
+/**
+ * With the 400 for a type the function does not take. The first event most people send is
+ * `kn func invoke`'s default (type `boson.fn`), which only says what is wrong; this says what to
+ * send instead. kn func invoke shows no answer that is not a CloudEvent, so the hint is logged
+ * too: the function's log is where a kn func user reads it. The command is the README's
+ * (test/integration/invoke.test.ts holds them to each other).
+ */
+export const UNSUPPORTED_TYPE_HINT =
+  'examples/events/ holds a CloudEvent of each type this function takes (docs/local.md); ' +
+  'with kn func, from the repository root: kn func invoke --target <url> ' +
+  '--type dev.knative.apiserver.resource.update --source https://10.96.0.1:443 ' +
+  '--file examples/action-object.json (README.md)';
+
 export interface HandlerDeps {
   /** null: dry-run, nothing is written. */
   kube: Kube | null;
@@ -43,7 +56,8 @@ export function createHandler(deps: HandlerDeps): Handler {
 
   function refuse(reason: string, extra?: Record<string, unknown>): Reply {
     deps.metrics.rejected.inc({ reason: 'bad-request' });
-    deps.log.warn({ reason }, 'rejected event');
+    const hint = extra?.['hint'];
+    deps.log.warn({ reason, ...(hint === undefined ? {} : { hint }) }, 'rejected event');
     return badRequest(reason, extra);
   }
 
@@ -51,7 +65,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (event['knativeerrorcode'] !== undefined) return onDeadLetter(deps, event, subject);
     if (event.type === EVENT_TYPES.ping) return onPing(event);
     if (!RESOURCE_EVENTS.has(event.type)) {
-      return refuse(`unsupported event type ${JSON.stringify(event.type)}`, { supported: Object.values(EVENT_TYPES) });
+      return refuse(`unsupported event type ${JSON.stringify(event.type)}`, {
+        supported: Object.values(EVENT_TYPES),
+        hint: UNSUPPORTED_TYPE_HINT,
+      });
     }
     const parsed = parseAction(event.data);
     if (parsed.kind === 'not-an-action') return refuse(`data is not an Action: ${parsed.reason}`);
