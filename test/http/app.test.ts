@@ -6,7 +6,7 @@ import { KubeError } from '../../functions/advance-phase/src/api-client.js';
 import type { Kube } from '../../functions/advance-phase/src/kube.js';
 import { createLogger } from '../../functions/advance-phase/src/log.js';
 import { Metrics } from '../../functions/advance-phase/src/metrics.js';
-import type { WaitMode } from '../../functions/advance-phase/src/reply.js';
+import { DRY_RUN_ANSWER_TYPE, type WaitMode } from '../../functions/advance-phase/src/reply.js';
 import { example, post, serve, type CloudEventJson, type Mode, type Served } from '../support/http.js';
 import { ModelStore } from '../support/model-store.js';
 
@@ -46,6 +46,19 @@ function expectNoReplyEvent(headers: Headers) {
   expect(headers.get('content-type') ?? '').not.toContain('cloudevents');
 }
 
+/** A dry run's 2xx answer is a CloudEvent in binary mode, so that kn func invoke prints it; no other answer is one. */
+function expectDryRunAnswer(headers: Headers, status: number) {
+  if (status !== 200) {
+    expectNoReplyEvent(headers);
+    return;
+  }
+  expect(headers.get('ce-type')).toBe(DRY_RUN_ANSWER_TYPE);
+  expect(headers.get('ce-specversion')).toBe('1.0');
+  expect(headers.get('ce-id')).toMatch(/\.answer$/u);
+  expect(headers.get('ce-source')).toBe('/advance-phase/dry-run');
+  expect(headers.get('content-type')).toContain('application/json');
+}
+
 describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
   describe('dry-run: the answer shows the decision and the patch', () => {
     let server: Served;
@@ -65,7 +78,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
           { op: 'add', path: '/status/phase', value: 'provision' },
         ]),
       });
-      expectNoReplyEvent(res.headers);
+      expectDryRunAnswer(res.headers, 200);
     });
 
     it('update, due: begins the next phase', async () => {
@@ -113,7 +126,7 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       const res = await post(server.url, example(name), mode);
       expect(res.status).toBe(status);
       expect(res.json).toMatchObject(body);
-      expectNoReplyEvent(res.headers);
+      expectDryRunAnswer(res.headers, status);
     });
   });
 

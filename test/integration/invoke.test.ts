@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNSUPPORTED_TYPE_HINT } from '../../functions/advance-phase/src/handler.js';
+import { DRY_RUN_ANSWER_TYPE } from '../../functions/advance-phase/src/reply.js';
 import { freePorts } from '../cluster/processes.js';
 import { repoRoot } from '../support/repo.js';
 import { until } from '../support/wait.js';
@@ -137,14 +138,17 @@ describe("kn func invoke (kn func v0.50.1's own invoke code) against the functio
     expect(invokeCommands(local)[0]).toEqual(readmeCommand);
   });
 
-  it("the README's command sends an Action's update event in binary mode; dry-run: advance to provision, seen in the log only", async () => {
+  it("the README's command sends an Action's update event in binary mode; dry-run: advance to provision, printed", async () => {
     const argv = readmeCommand ?? [];
     const documented = flags(argv);
     expect(documented.get('--type')).toBe('dev.knative.apiserver.resource.update');
     const sent = await invoke(retarget(argv, url));
 
-    // kn func shows only a CloudEvent reply, and the function never sends one: nothing, exit 0.
-    expect(sent).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    // kn func shows only a CloudEvent reply: a dry run's answer is one (binary mode), so it is printed.
+    expect(sent).toMatchObject({ code: 0, stderr: '' });
+    expect(sent.stdout).toContain(`type: ${DRY_RUN_ANSWER_TYPE}`);
+    const printed = JSON.parse(sent.stdout.slice(sent.stdout.indexOf('{'))) as unknown;
+    expect(printed).toMatchObject({ dryRun: true, decision: { kind: 'advance', phase: 'provision', position: 0 } });
     expect(sent.exchanges).toHaveLength(1);
     const [x] = sent.exchanges as [Exchange];
     expect(x.header).toMatchObject({
@@ -162,7 +166,7 @@ describe("kn func invoke (kn func v0.50.1's own invoke code) against the functio
       decision: { kind: 'advance', phase: 'provision', position: 0 },
       patch: expect.arrayContaining([expect.objectContaining({ op: 'add', path: '/status/timestamps/-' })]),
     });
-    // Where the README sends the reader: the function's log line carries the decision.
+    // And the function's log line carries the decision too.
     const id = x.header['Ce-Id']?.[0];
     await until('the decision in the log', () =>
       logLines().find((l) => l['id'] === id && (l['decision'] as { kind?: string } | undefined)?.kind === 'advance'),

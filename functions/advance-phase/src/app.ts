@@ -5,7 +5,7 @@ import type { SenderAuth, Verdict } from './auth.js';
 import { readCloudEvent } from './cloudevent.js';
 import { createHandler, type HandlerDeps } from './handler.js';
 import { eventContext } from './log.js';
-import type { Reply } from './reply.js';
+import { asDryRunEvent, type Reply } from './reply.js';
 import { traceOf } from './trace.js';
 
 export interface AppOptions extends Omit<HandlerDeps, 'now'> {
@@ -50,7 +50,8 @@ export function createApp(opts: AppOptions): express.Express {
         }
         const { event } = read;
         Object.assign(eventContext.getStore() ?? {}, traceOf(req.headers, event['traceparent']), { id: event.id });
-        send(res, await handle(event, res.locals['subject'] as string | null));
+        const reply = await handle(event, res.locals['subject'] as string | null);
+        send(res, opts.kube === null ? asDryRunEvent(reply, event.id) : reply);
       } catch (error) {
         next(error);
       }

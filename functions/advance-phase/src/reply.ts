@@ -81,6 +81,26 @@ export function replyTo(
   };
 }
 
+/** The type of a dry run's answer, when it is a CloudEvent (asDryRunEvent). */
+export const DRY_RUN_ANSWER_TYPE = 'net.opdemo.advance-phase.dry-run.answer';
+
+/**
+ * A dry run's 2xx answer as a CloudEvent in binary mode: the same JSON body, plus the `ce-`
+ * headers that make it one, so that `kn func invoke` (which shows only an answer that is a
+ * CloudEvent) prints the decision. A person reading with curl sees the same body. Never in real
+ * mode, where a 2xx must be empty (the broker filter would take the event for a reply).
+ */
+export function asDryRunEvent(reply: Reply, answering: string): Reply {
+  if (reply.status < 200 || reply.status > 299 || reply.body === undefined) return reply;
+  const event = {
+    'ce-specversion': '1.0',
+    'ce-id': `${answering}.answer`,
+    'ce-source': '/advance-phase/dry-run',
+    'ce-type': DRY_RUN_ANSWER_TYPE,
+  };
+  return { ...reply, headers: { ...reply.headers, ...event } };
+}
+
 /** Whole seconds until `until`, as Knative reads Retry-After; never 0, which would retry at once. */
 function retryAfter(until: Date, now: Date): number {
   return Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
