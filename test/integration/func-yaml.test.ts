@@ -13,6 +13,7 @@ import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { deployedEnvs, launchEnvs } from '../support/func-yaml.js';
 import { kustomize } from '../support/kustomize.js';
 import { repoRoot } from '../support/repo.js';
+import { IMAGE_NAME, renderService, SERVICE_FILE } from '../funcyaml/gen-service.js';
 
 const ROOT = repoRoot;
 const FUNC_YAML = join(ROOT, 'func.yaml');
@@ -260,6 +261,23 @@ describe("the Knative Service kn func's deployer makes of func.yaml (test/funcya
     };
     expect(service.metadata.labels).toMatchObject(expected);
     expect(service.spec.template.metadata.labels).toMatchObject(expected);
+  });
+});
+
+describe('config/knative/function/service.yaml, the function for GitOps', () => {
+  it("is what kn func's deployer makes of func.yaml now, without its deploy-time BUILT (run: npx tsx test/funcyaml/gen-service.ts)", async () => {
+    const rendered = await renderService(join(dirname(funcyaml), 'funcdeploy'));
+    expect(readFileSync(SERVICE_FILE, 'utf8')).toBe(rendered);
+  });
+
+  it("is in what kubectl kustomize config/knative builds, with the image a kustomization's images: gives", async () => {
+    const services = (await kustomize('config/knative')).filter((o) => o.apiVersion === 'serving.knative.dev/v1');
+    expect(services.map((o) => `${o.kind}/${o.metadata.name}/${String(o.metadata.namespace)}`)).toEqual([
+      'Service/advance-phase/advance-phase',
+    ]);
+    const image = (services[0] as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec
+      .template.spec.containers[0]?.image;
+    expect(image).toBe(IMAGE_NAME);
   });
 });
 
