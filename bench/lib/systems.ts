@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
 import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster/processes.js';
 import { NS, tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
+import { withFunctionImage } from '../../test/stack/function.js';
 import { repoRoot } from '../../test/support/repo.js';
 import type { Processes } from './stats.js';
 
@@ -67,7 +68,8 @@ export function functionSystem(stack: Stack): System {
 export function tickSystem(stack: Stack): System {
   const chain = chainSystem(stack, 'function-tick', ['mtping']);
   const wire = async (dir: string) => {
-    await stack.admin.kubectl('apply', '-k', dir);
+    const applied = await withFunctionImage(dir);
+    await stack.admin.kubectl('apply', '-k', applied.dir).finally(applied.remove);
     // Applying the base puts back the shipped sweep schedule: no sweeps in the bench.
     await stack.admin.request(
       'PATCH',

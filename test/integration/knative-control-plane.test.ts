@@ -12,7 +12,8 @@ let bed: Bed;
 const NS = 'advance-phase';
 
 beforeAll(async () => {
-  bed = await startBed();
+  // With Serving: the shipped kustomizations hold the function's Knative Service too.
+  bed = await startBed({ serving: true });
 }, 300_000);
 
 afterAll(async () => {

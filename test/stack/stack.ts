@@ -24,7 +24,7 @@ import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS } from './knative.js';
-import { deployFunction, FUNCTION_IMAGE } from './function.js';
+import { deployFunction, FUNCTION_IMAGE, withFunctionImage } from './function.js';
 import { SEEDED_IMAGE, seededEntry } from './seeded-function.js';
 
 const run = promisify(execFile);
@@ -170,7 +170,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await patchFeatures(admin, `config/knative/cluster/${patch}`);
       }
       await admin.installCrd();
-      const refused = await applyOnceAdmitted(admin, wiring, 20_000);
+      const applied = await withFunctionImage(wiring);
+      const refused = await applyOnceAdmitted(admin, applied.dir, 20_000).finally(applied.remove);
       if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
       if (opts.sweepSchedule) {
         await admin.request(
