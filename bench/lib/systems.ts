@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
 import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster/processes.js';
 import { NS, tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
-import { withFunctionImage } from '../../test/stack/function.js';
 import { repoRoot } from '../../test/support/repo.js';
 import type { Processes } from './stats.js';
 
@@ -62,14 +61,13 @@ export function functionSystem(stack: Stack): System {
 
 /**
  * The function on the any-broker overlay: on() applies it and restarts the function (which reads
- * WAIT_MODE=tick from the overlay's ConfigMap at start), off() puts config/knative back. The
+ * WAIT_MODE=tick from the overlay's ConfigMap at start), off() puts config/knative/base back. The
  * ticks come through mtping, so its process counts as one of the system's.
  */
 export function tickSystem(stack: Stack): System {
   const chain = chainSystem(stack, 'function-tick', ['mtping']);
   const wire = async (dir: string) => {
-    const applied = await withFunctionImage(dir);
-    await stack.admin.kubectl('apply', '-k', applied.dir).finally(applied.remove);
+    await stack.admin.kubectl('apply', '-k', dir);
     // Applying the base puts back the shipped sweep schedule: no sweeps in the bench.
     await stack.admin.request(
       'PATCH',
@@ -89,7 +87,9 @@ export function tickSystem(stack: Stack): System {
     },
     off: async () => {
       await stack.admin.kubectl('delete', 'pingsource', 'advance-phase-tick', '-n', NS);
-      await wire('config/knative'); // which re-creates the ApiServerSource: switched off after
+      // The wiring alone, as a kn func user applies it (config/knative would put the function's
+      // placeholder image back); it re-creates the ApiServerSource: switched off after.
+      await wire('config/knative/base');
       await chain.off();
     },
   };

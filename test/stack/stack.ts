@@ -24,7 +24,7 @@ import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
 import { failedStart, isBedRunning, startBed, StartFailure, stopBed, whileBedRuns, type BedInfo } from './bed.js';
 import { applyOnceAdmitted, patchFeatures, SYSTEM_NS } from './knative.js';
-import { deployFunction, FUNCTION_IMAGE, withFunctionImage } from './function.js';
+import { deployFunction, FUNCTION_IMAGE } from './function.js';
 import { SEEDED_IMAGE, seededEntry } from './seeded-function.js';
 
 const run = promisify(execFile);
@@ -158,7 +158,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   const { admin, stop: _stop, ...bedInfo } = bed;
   const oidc = opts.oidc ?? false;
-  const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative');
+  // The README's kn func path: the wiring alone (config/knative holds the function too, for GitOps),
+  // then kn func's deployer.
+  const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative/base');
   try {
     return await whileBedRuns(bedInfo, async () => {
       // After the bed's start, which checks the host before anything is built; the kubelet runs
@@ -170,8 +172,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await patchFeatures(admin, `config/knative/cluster/${patch}`);
       }
       await admin.installCrd();
-      const applied = await withFunctionImage(wiring);
-      const refused = await applyOnceAdmitted(admin, applied.dir, 20_000).finally(applied.remove);
+      const refused = await applyOnceAdmitted(admin, wiring, 20_000);
       if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
       if (opts.sweepSchedule) {
         await admin.request(
