@@ -52,8 +52,8 @@ export async function deployFunction(
 
 /**
  * A kustomization of config/knative's `dir` (relative to the repository) with the function's
- * image set to FUNCTION_IMAGE, as a GitOps user sets theirs: what the bed applies, so that the
- * Knative Service in it runs what the kubelet can. `remove` deletes it once applied.
+ * image set to FUNCTION_IMAGE, as a GitOps user sets theirs (images:), so that its Knative Service
+ * names what the kubelet runs. `remove` deletes it once built or applied.
  */
 export async function withFunctionImage(dir: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const tmp = await mkdtemp(join(tmpdir(), 'wiring-'));
