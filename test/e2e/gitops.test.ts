@@ -15,8 +15,8 @@ type Ksvc = {
 };
 
 describe('the function for GitOps', () => {
-  it('kn func deploy made the Knative Service the shipped wiring holds, but for BUILT', async () => {
-    const applied = await withFunctionImage(stack.wiring);
+  it('kn func deploy made the Knative Service config/knative ships, but for BUILT', async () => {
+    const applied = await withFunctionImage('config/knative/function');
     const shipped = (await kustomize(applied.dir).finally(applied.remove)).find(
       (o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service',
     ) as unknown as Ksvc | undefined;
