@@ -323,7 +323,12 @@ describe('writes carry their own proof', () => {
       expect(res.status).toBe(phase === phases.at(-1) ? 200 : 503); // 503: it comes back as the next one's backup
       expect(decodeURIComponent(res.headers.get('x-advance-phase') ?? '')).toBe(phase);
       const before = phase === phases[0] ? [] : ['create events 409']; // the phase before's Event, made sure of
-      expect(auditSince(mark)).toEqual(['patch actions/status 200', 'create events 201', ...before]);
+      // An event a second or more past its phase's due time has had its turn and reads first
+      // (reconcile's hadItsTurn); on a slow machine, or with the first phase counted from the
+      // whole-second creationTimestamp, this one may be. The patch must prove itself either way.
+      const calls = auditSince(mark);
+      const written = calls[0] === 'get actions 200' ? calls.slice(1) : calls;
+      expect(written).toEqual(['patch actions/status 200', 'create events 201', ...before]);
       object = await current('fn-b', 'escaped');
     }
     expect(object.status.timestamps.map((t) => Object.keys(t)[0])).toEqual(phases);
