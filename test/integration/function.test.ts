@@ -301,11 +301,13 @@ describe('events that end nothing', () => {
 
 describe('writes carry their own proof', () => {
   it('an unrelated write (a label) does not make the next advance conflict', async () => {
-    const created = await create('fn-b', 'labelled', { phases: ['a', 'b'], delay: 1 });
+    // A delay of 5 s: an event late by its delay (at least a second) reads first (hadItsTurn), and
+    // a slow machine can take a second between the add and the update, not five.
+    const created = await create('fn-b', 'labelled', { phases: ['a', 'b'], delay: 5 });
     await send('add', created);
     const running = await current('fn-b', 'labelled');
     expect((await admin.patchAction('fn-b', 'labelled', { metadata: { labels: { team: 'x' } } })).status).toBe(200);
-    setSkew(1);
+    setSkew(5);
     const mark = auditMark();
     const res = await send('update', running); // the snapshot from before the label
     setSkew(0);
