@@ -33,7 +33,8 @@ const delayOf = (i: number) => 1 + (i % 3);
 const CREATE_EVERY_MS = 550;
 
 const auditLog = stack.cluster.auditLog;
-let shippedImage: string | undefined;
+/** The function's template as deployed, put back afterwards. */
+let deployed: unknown;
 
 type Ksvc = {
   metadata: { generation: number };
@@ -41,11 +42,17 @@ type Ksvc = {
   status: { observedGeneration?: number; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
 };
 
-/** The function's Knative Service template: min-scale and image (each change makes a revision). */
-async function setTemplate(minScale: string | null, image?: string): Promise<void> {
-  const spec = image === undefined ? {} : { spec: { containers: [{ image }] } };
-  const patch = { spec: { template: { metadata: { annotations: { [MIN_SCALE]: minScale } }, ...spec } } };
-  const res = await admin.request('PATCH', KSVC, patch, 'application/merge-patch+json');
+/**
+ * The function's Knative Service template: its min-scale and, if given, its image (each change
+ * makes a revision). A JSON Patch of those two fields alone: a merge patch would replace the
+ * whole containers list, and the function would lose its environment.
+ */
+async function setTemplate(minScale: string, image?: string): Promise<void> {
+  const patch = [
+    { op: 'add', path: `/spec/template/metadata/annotations/${MIN_SCALE.replace('/', '~1')}`, value: minScale },
+    ...(image === undefined ? [] : [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: image }]),
+  ];
+  const res = await admin.request('PATCH', KSVC, patch, 'application/json-patch+json');
   if (res.status !== 200)
     throw new Error(`changing the function's template: ${res.status} ${JSON.stringify(res.body)}`);
 }
@@ -94,12 +101,16 @@ const seconds = (ms: number) => (ms / 1000).toFixed(1);
 // Both namespaces at once: each new namespace rolls the source's adapter.
 beforeAll(async () => {
   await stack.namespaces([SOAK_NS, SEEDED_NS]);
-  shippedImage = (await admin.request<Ksvc>('GET', KSVC)).body.spec.template.spec.containers[0]?.image;
+  deployed = (await admin.request<Ksvc>('GET', KSVC)).body.spec.template;
 });
 
 afterAll(async () => {
-  await setTemplate(null, shippedImage);
   await scheduleSweep(admin, NS, shippedSweepSchedule());
+  if (deployed === undefined) return;
+  const patch = [{ op: 'replace', path: '/spec/template', value: deployed }];
+  const res = await admin.request('PATCH', KSVC, patch, 'application/json-patch+json');
+  if (res.status !== 200)
+    throw new Error(`putting the function's template back: ${res.status} ${JSON.stringify(res.body)}`);
 });
 
 describe('the replica soak', () => {
