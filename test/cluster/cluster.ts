@@ -5,13 +5,12 @@
 // outlive it and are found again through a state file.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Admin } from '../support/admin.js';
-import { sleep } from '../support/wait.js';
 import { logToStderr, messageOf } from '../support/log.js';
 import { cacheDir } from '../support/repo.js';
 import { alive, canConnect, freePorts, launch, runBuildScript, stopProcess, waitFor } from './processes.js';
@@ -309,23 +308,14 @@ export async function restartApiServer(info: ClusterInfo): Promise<void> {
     controllers: info.pids.controllerManager !== undefined,
   });
   const logFile = join(info.dir, 'kube-apiserver.log');
-  // A killed Go process can look gone (its main thread a zombie) while its other threads still
-  // hold the listening socket: a new one that finds the port taken is started again, shortly.
-  for (let attempt = 1; ; attempt++) {
-    const logged = (await stat(logFile)).size;
-    const pid = await launch({ exe, args: flags['kube-apiserver'], logFile, detached: true });
-    await writeFile(restartedPidFile(info), String(pid));
-    try {
-      await waitFor('kube-apiserver /readyz after its restart', { pid, exe, logFile }, 60_000, async () => {
-        return (await new Admin(info).request('GET', '/readyz')).status === 200;
-      });
-      return;
-    } catch (error) {
-      const since = (await readFile(logFile)).subarray(logged).toString('utf8');
-      if (attempt >= 10 || !since.includes('address already in use')) throw error;
-      await sleep(500);
-    }
-  }
+  const pid = await launch({ exe, args: flags['kube-apiserver'], logFile, detached: true });
+  await writeFile(restartedPidFile(info), String(pid));
+  await waitFor(
+    'kube-apiserver /readyz after its restart',
+    { pid, exe, logFile },
+    60_000,
+    async () => (await new Admin(info).request('GET', '/readyz')).status === 200,
+  );
 }
 
 const restartedPidFile = (info: ClusterInfo) => join(info.dir, 'kube-apiserver.pid');

@@ -1,7 +1,7 @@
 // Local server processes for the test harnesses (control plane, Knative data plane, function):
 // spawn with a log file, wait for readiness, stop by pid without ever hitting a reused pid.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { sleep, until } from '../support/wait.js';
@@ -102,7 +102,10 @@ export function alive(pid: number, exe: string): boolean {
   if (pid <= 0) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+    // A thread-group leader is a zombie as soon as it exits, while its other threads may still be
+    // exiting and holding its files (a killed kube-apiserver's listening socket, for ~25 ms here):
+    // it is gone once it is alone.
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return readdirSync(`/proc/${pid}/task`).length > 1;
     // Empty while the process is in the middle of exec (setpriv becoming the server): alive.
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return cmdline === '' || cmdline.split('\0').includes(exe);
