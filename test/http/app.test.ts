@@ -298,23 +298,21 @@ describe.each<Mode>(['binary', 'structured'])('%s mode', (mode) => {
       });
     });
 
-    it('API server trouble: 500 so Knative retries', async () => {
-      const broken = storeFor(example('update-due'));
-      broken.patchStatus = () => Promise.reject(new KubeError(500, 'etcd unavailable', 'patch'));
-      const res = await sendTo(broken, example('update-due'));
-      expect(res.status).toBe(500);
-      expect(res.json).toMatchObject({ error: expect.stringContaining('etcd unavailable') });
-    });
-
-    it("the API server's refusal is the function's trouble, not the sender's: 500, never its 403", async () => {
-      // Right after an API server restart its RBAC cache is not yet filled, and it refuses for a
-      // moment: a 403 passed on would dead-letter the event.
-      const refused = storeFor(example('update-due'));
-      refused.patchStatus = () => Promise.reject(new KubeError(403, 'forbidden', 'patch'));
-      const res = await sendTo(refused, example('update-due'));
-      expect(res.status).toBe(500);
-      expect(res.json).toMatchObject({ error: expect.stringContaining('HTTP 403') });
-    });
+    // A 403 too: right after an API server restart its RBAC cache is not yet filled, and it refuses
+    // for a moment; passed on, the refusal would dead-letter the event.
+    it.each([
+      [500, 'etcd unavailable'],
+      [403, 'forbidden'],
+    ] as const)(
+      "the API server's %i is the function's trouble, not the sender's: 500 so Knative retries",
+      async (code, body) => {
+        const broken = storeFor(example('update-due'));
+        broken.patchStatus = () => Promise.reject(new KubeError(code, body, 'patch'));
+        const res = await sendTo(broken, example('update-due'));
+        expect(res.status).toBe(500);
+        expect(res.json).toMatchObject({ error: expect.stringContaining(`HTTP ${code} ${body}`) });
+      },
+    );
   });
 });
 
