@@ -3,9 +3,9 @@
 // deploy` does: the same object, apart from the BUILT variable kn func stamps at deploy time (and
 // what Serving's webhook defaults in the live one).
 import { describe, expect, inject, it } from 'vitest';
-import { withFunctionImage } from '../stack/function.js';
+import { FUNCTION_IMAGE } from '../stack/function.js';
 import { attachStack, NS } from '../stack/stack.js';
-import { kustomize } from '../support/kustomize.js';
+import { kustomizeAs } from '../support/kustomize.js';
 
 const stack = attachStack(inject('stack'));
 
@@ -16,8 +16,8 @@ type Ksvc = {
 
 describe('the function for GitOps', () => {
   it('kn func deploy made the Knative Service config/knative ships, but for BUILT', async () => {
-    const applied = await withFunctionImage('config/knative/function');
-    const shipped = (await kustomize(applied.dir).finally(applied.remove)).find(
+    const images = [{ name: 'advance-phase', newName: FUNCTION_IMAGE }];
+    const shipped = (await kustomizeAs('config/knative/function', { images })).find(
       (o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service',
     ) as unknown as Ksvc | undefined;
     if (!shipped) throw new Error('config/knative/function holds no Knative Service');

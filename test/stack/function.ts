@@ -8,9 +8,7 @@
 // so the check fails at once (a warning) and nothing leaves the machine. Serving does not try to
 // resolve that registry's tags either (config-deployment, knative-serving.ts).
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClusterInfo } from '../cluster/cluster.js';
 import { runBuildScript } from '../cluster/processes.js';
@@ -48,28 +46,4 @@ export async function deployFunction(
   } finally {
     await removeHost(host);
   }
-}
-
-/**
- * A kustomization of config/knative's `dir` (relative to the repository) with the function's
- * image set to FUNCTION_IMAGE, as a GitOps user sets theirs (images:), so that its Knative Service
- * names what the kubelet runs. `remove` deletes it once built or applied.
- */
-export async function withFunctionImage(dir: string): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const tmp = await mkdtemp(join(tmpdir(), 'wiring-'));
-  await writeFile(
-    join(tmp, 'kustomization.yaml'),
-    [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources:',
-      // kustomize takes a directory resource only by a relative path.
-      `  - ${relative(tmp, join(repoRoot, dir))}`,
-      'images:',
-      '  - name: advance-phase',
-      `    newName: ${FUNCTION_IMAGE}`,
-      '',
-    ].join('\n'),
-  );
-  return { dir: tmp, remove: () => rm(tmp, { recursive: true, force: true }) };
 }

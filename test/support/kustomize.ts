@@ -35,17 +35,21 @@ export async function kustomize(dir: string): Promise<Manifest[]> {
 }
 
 /**
- * What a user's own kustomization that only sets `namespace` and lists `dir` (a kustomization of
- * this repository) as its resource builds: the installation moved, overlay-free.
+ * What a user's own kustomization that lists `dir` (a kustomization of this repository) as its
+ * resource builds, with what it sets: a `namespace` (the installation moved, overlay-free) or
+ * `images` (the function's image, as a GitOps user sets theirs).
  */
-export async function kustomizeInto(namespace: string, dir: string): Promise<Manifest[]> {
+export async function kustomizeAs(
+  dir: string,
+  set: { namespace?: string; images?: { name: string; newName: string }[] },
+): Promise<Manifest[]> {
   const tmp = await mkdtemp(join(tmpdir(), 'kustomize-'));
   try {
     // kustomize takes a directory resource only by a relative path.
-    const resource = relative(tmp, join(repoRoot, dir));
+    const own = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...set };
     await writeFile(
       join(tmp, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${namespace}\nresources:\n  - ${resource}\n`,
+      stringify({ ...own, resources: [relative(tmp, join(repoRoot, dir))] }),
     );
     return await kustomize(tmp);
   } finally {

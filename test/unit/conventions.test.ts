@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { parseSenders } from '../../functions/advance-phase/src/senders.js';
 import type { FuncYaml } from '../support/func-yaml.js';
-import { kustomize, kustomizeInto, type Manifest } from '../support/kustomize.js';
+import { kustomize, kustomizeAs, type Manifest } from '../support/kustomize.js';
 import { repoRoot } from '../support/repo.js';
 
 const read = (file: string) => readFileSync(join(repoRoot, file), 'utf8');
@@ -144,7 +144,7 @@ describe("the installation, moved to another namespace by kustomize's namespace:
   it.each(KUSTOMIZATIONS)(
     '%s, listed with namespace: elsewhere: every namespace it names is elsewhere, every name stays',
     async (dir) => {
-      const moved = await kustomizeInto(ELSEWHERE, dir);
+      const moved = await kustomizeAs(dir, { namespace: ELSEWHERE });
       const slots = namespaceSlots(moved);
       expect(slots.filter((s) => s.namespace !== ELSEWHERE)).toEqual([]);
       expect(slots).toHaveLength(namespaceSlots(builtOf(dir)).length);
