@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { apiClient, type ApiClient } from '../../functions/advance-phase/src/api-client.js';
 import type { ClusterInfo } from '../cluster/cluster.js';
 import { repoRoot } from './repo.js';
+import { sleep } from './wait.js';
 
 const run = promisify(execFile);
 export const ACTIONS = '/apis/core.opdemo.net/v1';
@@ -82,7 +83,7 @@ export class Admin {
         const transient = list instanceof Error || list.status === 429 || list.status >= 500;
         failingSince ??= Date.now();
         if (!transient || Date.now() - failingSince > 60_000) throw failure;
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
         continue;
       }
       failingSince = undefined;
