@@ -80,7 +80,8 @@ export function judgeAppends(
   for (const e of calls) {
     if (e.objectRef?.namespace !== namespace || e.objectRef.subresource !== 'status' || e.verb !== 'patch') continue;
     const code = e.responseStatus?.code ?? 0;
-    if (code !== 200 && code < 500) {
+    // No body logged: refused before it was read (a 503 while the API server installs its paths).
+    if ((code !== 200 && code < 500) || !Array.isArray(e.requestObject)) {
       refused++;
       continue;
     }
