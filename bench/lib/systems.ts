@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
 import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster/processes.js';
-import { NS, tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
+import { tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
 import { repoRoot } from '../../test/support/repo.js';
 import type { Processes } from './stats.js';
 
@@ -71,7 +71,7 @@ export function tickSystem(stack: Stack): System {
     // Applying the base puts back the shipped sweep schedule: no sweeps in the bench.
     await stack.admin.request(
       'PATCH',
-      `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
+      `/apis/sources.knative.dev/v1/namespaces/${stack.namespace}/pingsources/advance-phase-sweep`,
       { spec: { schedule: NO_SWEEP } },
       'application/merge-patch+json',
     );
@@ -86,7 +86,7 @@ export function tickSystem(stack: Stack): System {
       await chain.on();
     },
     off: async () => {
-      await stack.admin.kubectl('delete', 'pingsource', 'advance-phase-tick', '-n', NS);
+      await stack.admin.kubectl('delete', 'pingsource', 'advance-phase-tick', '-n', stack.namespace);
       // The wiring alone, as a kn func user applies it (config/knative would put the function's
       // placeholder image back); it re-creates the ApiServerSource: switched off after.
       await wire('config/knative/base');
@@ -101,7 +101,10 @@ function chainSystem(stack: Stack, name: SystemName, extra: 'mtping'[]): System 
     name,
     designLatenessMs: 0,
     // The function's own calls, and the ApiServerSource adapter's watch.
-    users: [`system:serviceaccount:${NS}:advance-phase`, `system:serviceaccount:${NS}:actions-source`],
+    users: [
+      `system:serviceaccount:${stack.namespace}:advance-phase`,
+      `system:serviceaccount:${stack.namespace}:actions-source`,
+    ],
     processes: () => ({
       function: pids?.function ?? 0,
       adapter: pids?.adapter ?? 0,
@@ -113,7 +116,7 @@ function chainSystem(stack: Stack, name: SystemName, extra: 'mtping'[]): System 
     }),
     on: async () => {
       await stack.startPart('adapter');
-      await waitForChain(stack.admin);
+      await waitForChain(stack.admin, stack.namespace);
       pids = await stack.pids(); // the adapter's pod is new each time
     },
     off: () => stack.stopPart('adapter'),
@@ -138,7 +141,7 @@ export async function peerSystem(stack: Stack, exe: string): Promise<System> {
   const kubeconfig = join(stack.dir, 'peer.kubeconfig');
   await writeKubeconfigForToken(
     stack.cluster,
-    await createServiceAccountToken(stack.cluster, NS, 'peer', 86_400),
+    await createServiceAccountToken(stack.cluster, stack.namespace, 'peer', 86_400),
     kubeconfig,
   );
   const logFile = join(stack.dir, 'peer.log');
@@ -146,7 +149,7 @@ export async function peerSystem(stack: Stack, exe: string): Promise<System> {
   return {
     name: 'peer',
     designLatenessMs: 0,
-    users: [`system:serviceaccount:${NS}:peer`],
+    users: [`system:serviceaccount:${stack.namespace}:peer`],
     processes: () => ({ peer: pid, ...controlPlane(stack) }),
     on: async () => {
       // controller-runtime's defaults: no client-side rate limit since v0.21, 4 workers here.

@@ -13,7 +13,7 @@ import { statusPatch } from '../../functions/advance-phase/src/status-patch.js';
 import { forEachLimited } from '../../functions/advance-phase/src/sweep.js';
 import { freePorts } from '../../test/cluster/processes.js';
 import { sleep } from '../../test/support/wait.js';
-import { NS, type Stack } from '../../test/stack/stack.js';
+import type { Stack } from '../../test/stack/stack.js';
 import { auditEventsSince, auditMark } from '../../test/support/audit.js';
 import { until } from '../../test/support/wait.js';
 import { freshNamespace } from './scenarios.js';
@@ -23,7 +23,6 @@ import { createActions, deleteActions, listActions } from './workload.js';
 
 const PERIOD_MS = TICK_MS;
 const DELAY = 3600;
-const USER = `system:serviceaccount:${NS}:advance-phase`;
 
 export interface TickFigures {
   /** Mean over the ticks measured. */
@@ -124,9 +123,9 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
       }
       const cpuAfter = cpu();
       const window = performance.now() - windowStart;
-      const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [USER]).filter(
-        (e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions',
-      );
+      const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [
+        `system:serviceaccount:${stack.namespace}:advance-phase`,
+      ]).filter((e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions');
       const per = (x: number) => round(x / count, 2);
       const used = (before: number, after: number, floor: number) =>
         round(Math.max(0, ((after - before - floor * window) * 1000) / count));

@@ -4,7 +4,7 @@
 // what Serving's webhook defaults in the live one).
 import { describe, expect, inject, it } from 'vitest';
 import { FUNCTION_IMAGE } from '../stack/function.js';
-import { attachStack, NS } from '../stack/stack.js';
+import { attachStack } from '../stack/stack.js';
 import { kustomizeAs } from '../support/kustomize.js';
 
 const stack = attachStack(inject('stack'));
@@ -22,7 +22,10 @@ describe('the function for GitOps', () => {
     ) as unknown as Ksvc | undefined;
     if (!shipped) throw new Error('config/knative/function holds no Knative Service');
     const live = (
-      await stack.admin.request<Ksvc>('GET', `/apis/serving.knative.dev/v1/namespaces/${NS}/services/advance-phase`)
+      await stack.admin.request<Ksvc>(
+        'GET',
+        `/apis/serving.knative.dev/v1/namespaces/${stack.namespace}/services/advance-phase`,
+      )
     ).body;
     const [container] = live.spec.template.spec.containers;
     expect(container?.env?.map((e) => e.name)).toContain('BUILT');

@@ -4,7 +4,7 @@
 // from the shipped PingSource, its schedule shortened here.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceAccountToken } from '../cluster/cluster.js';
-import { attachStack, NS } from '../stack/stack.js';
+import { attachStack } from '../stack/stack.js';
 import { finished, functionLog, gaps, phaseOf, scheduleSweep, shippedSweepSchedule, starts } from '../support/chain.js';
 import { until } from '../support/wait.js';
 
@@ -14,7 +14,7 @@ const admin = stack.admin;
 const sweeps = () => functionLog(stack.logFiles('function')).filter((e) => e.sweep);
 const ticked = stack.waitMode === 'tick';
 
-const schedule = (cron: string) => scheduleSweep(admin, NS, cron);
+const schedule = (cron: string) => scheduleSweep(admin, stack.namespace, cron);
 
 beforeAll(async () => {
   await stack.namespaces(['e2e-kill', 'e2e-dispatcher', 'e2e-before', 'e2e-dead']);
@@ -28,11 +28,15 @@ async function asTheSource(): Promise<Record<string, string>> {
   if (!stack.oidc) return {};
   const source = await admin.request<{ status: { auth: { serviceAccountName: string } } }>(
     'GET',
-    `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`,
+    `/apis/sources.knative.dev/v1/namespaces/${stack.namespace}/apiserversources/actions`,
   );
-  const token = await createServiceAccountToken(stack.cluster, NS, source.body.status.auth.serviceAccountName, 600, [
-    `eventing.knative.dev/broker/${NS}/advance-phase`,
-  ]);
+  const token = await createServiceAccountToken(
+    stack.cluster,
+    stack.namespace,
+    source.body.status.auth.serviceAccountName,
+    600,
+    [`eventing.knative.dev/broker/${stack.namespace}/advance-phase`],
+  );
   return { authorization: `Bearer ${token}` };
 }
 

@@ -5,9 +5,8 @@
 // And the function has no route from outside the cluster at all.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
-import { loadConfig } from '../../functions/advance-phase/src/config.js';
 import { createServiceAccountToken } from '../cluster/cluster.js';
-import { attachStack, NS } from '../stack/stack.js';
+import { attachStack } from '../stack/stack.js';
 import { phaseOf } from '../support/chain.js';
 import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
@@ -16,22 +15,29 @@ import { post, type CloudEventJson } from '../support/http.js';
 const info = inject('stack');
 const stack = attachStack(info);
 const admin = stack.admin;
-const { SENDER_AUDIENCE } = loadConfig({});
-const BROKER_AUDIENCE = `eventing.knative.dev/broker/${NS}/advance-phase`;
+const BROKER_AUDIENCE = `eventing.knative.dev/broker/${stack.namespace}/advance-phase`;
+/** The audience the function takes tokens for: its wiring's ConfigMap, in the namespace it was installed in. */
+const SENDER_AUDIENCE = (
+  await admin.request<{ data: { SENDER_AUDIENCE: string } }>(
+    'GET',
+    `/api/v1/namespaces/${stack.namespace}/configmaps/advance-phase`,
+  )
+).body.data.SENDER_AUDIENCE;
 const ns = 'e2e-attack';
 
 /** A token the cluster's issuer signs for `audiences`, as the ServiceAccount `name` of `namespace`. */
 const tokenOf = (namespace: string, name: string, audiences: string[]) =>
   createServiceAccountToken(info.cluster, namespace, name, 600, audiences);
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-/** The OIDC ServiceAccount the Trigger sends as, as Knative's controller named it in its status. */
-async function triggerAccount(): Promise<string> {
-  const trigger = await admin.request<{ status: { auth: { serviceAccountName: string } } }>(
-    'GET',
-    `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/advance-phase`,
-  );
-  return trigger.body.status.auth.serviceAccountName;
-}
+/** The Trigger's status: the OIDC ServiceAccount it sends as and the audience it sends tokens for. */
+const triggerStatus = async () =>
+  (
+    await admin.request<{ status: { auth: { serviceAccountName: string }; subscriberAudience?: string } }>(
+      'GET',
+      `/apis/eventing.knative.dev/v1/namespaces/${stack.namespace}/triggers/advance-phase`,
+    )
+  ).body.status;
+const triggerAccount = async () => (await triggerStatus()).auth.serviceAccountName;
 
 /** The object as an update event, its history rewritten: the attack of the issue that filed this. */
 function forged(object: Action): CloudEventJson {
@@ -61,6 +67,11 @@ const unchanged = async () => {
 };
 
 describe('with OIDC on, the function takes events from its senders only', () => {
+  it('expects the audience Knative gives the Trigger, in the namespace the installation was moved to', async () => {
+    expect(stack.namespace).not.toBe('advance-phase');
+    expect((await triggerStatus()).subscriberAudience).toBe(SENDER_AUDIENCE);
+  });
+
   it('no token: 401', async () => {
     const res = await post(await stack.functionUrl(), forged(victim), 'binary');
     expect(res.status).toBe(401);
@@ -84,7 +95,7 @@ describe('with OIDC on, the function takes events from its senders only', () => 
       await stack.functionUrl(),
       forged(victim),
       'binary',
-      bearer(await tokenOf(NS, await triggerAccount(), [BROKER_AUDIENCE])),
+      bearer(await tokenOf(stack.namespace, await triggerAccount(), [BROKER_AUDIENCE])),
     );
     expect(res.status).toBe(401);
     await unchanged();
@@ -95,7 +106,7 @@ describe('with OIDC on, the function takes events from its senders only', () => 
       await stack.brokerUrl(),
       forged(victim),
       'binary',
-      bearer(await tokenOf(NS, 'default', [BROKER_AUDIENCE])),
+      bearer(await tokenOf(stack.namespace, 'default', [BROKER_AUDIENCE])),
     );
     expect(res.status).toBe(403);
     await unchanged();
@@ -106,7 +117,7 @@ describe('with OIDC on, the function takes events from its senders only', () => 
       await stack.functionUrl(),
       forged(victim),
       'binary',
-      bearer(await tokenOf(NS, await triggerAccount(), [SENDER_AUDIENCE])),
+      bearer(await tokenOf(stack.namespace, await triggerAccount(), [SENDER_AUDIENCE])),
     );
     expect(res.status).toBe(503); // the genuine object is not due for ~10 minutes
     await unchanged();
@@ -117,12 +128,20 @@ describe('the function is reachable inside the cluster only (func.yaml: cluster-
   it('has a cluster-local address, a route on the internal listener and none on the external one', async () => {
     const ksvc = await admin.request<{ status: { url: string } }>(
       'GET',
-      `/apis/serving.knative.dev/v1/namespaces/${NS}/services/advance-phase`,
+      `/apis/serving.knative.dev/v1/namespaces/${stack.namespace}/services/advance-phase`,
     );
-    expect(ksvc.body.status.url).toBe(`http://advance-phase.${NS}.svc.cluster.local`);
-    const inside = await throughIngress('internal', `advance-phase.${NS}.svc.cluster.local`, '/health/readiness');
+    expect(ksvc.body.status.url).toBe(`http://advance-phase.${stack.namespace}.svc.cluster.local`);
+    const inside = await throughIngress(
+      'internal',
+      `advance-phase.${stack.namespace}.svc.cluster.local`,
+      '/health/readiness',
+    );
     expect(inside.status).toBe(200);
-    const outside = await throughIngress('external', `advance-phase.${NS}.example.com`, '/health/readiness');
+    const outside = await throughIngress(
+      'external',
+      `advance-phase.${stack.namespace}.example.com`,
+      '/health/readiness',
+    );
     expect(outside.status).toBe(404);
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { restartApiServer } from '../cluster/cluster.js';
 import { seedBug, SEEDED_IMAGE } from '../stack/seeded-function.js';
-import { attachStack, NS } from '../stack/stack.js';
+import { attachStack } from '../stack/stack.js';
 import { auditEventsSince, auditMark } from '../support/audit.js';
 import { functionLog, scheduleSweep, shippedSweepSchedule, starts, touchActionCrd } from '../support/chain.js';
 import { chaos, FREEZE_SECONDS, judgeAppends, judgeRuns } from '../support/soak.js';
@@ -20,10 +20,10 @@ const stack = attachStack(inject('stack'));
 const admin = stack.admin;
 const SOAK_NS = 'e2e-soak';
 const SEEDED_NS = 'e2e-soak-seeded';
-const KSVC = `/apis/serving.knative.dev/v1/namespaces/${NS}/services/advance-phase`;
+const KSVC = `/apis/serving.knative.dev/v1/namespaces/${stack.namespace}/services/advance-phase`;
 const MIN_SCALE = 'autoscaling.knative.dev/min-scale';
 /** func.yaml's serviceAccountName. */
-const FUNCTION_USER = `system:serviceaccount:${NS}:advance-phase`;
+const FUNCTION_USER = `system:serviceaccount:${stack.namespace}:advance-phase`;
 
 const ACTIONS = 200;
 const PHASES = ['p1', 'p2', 'p3', 'p4', 'p5'];
@@ -105,7 +105,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await scheduleSweep(admin, NS, shippedSweepSchedule());
+  await scheduleSweep(admin, stack.namespace, shippedSweepSchedule());
   if (deployed === undefined) return;
   const patch = [{ op: 'replace', path: '/spec/template', value: deployed }];
   const res = await admin.request('PATCH', KSVC, patch, 'application/json-patch+json');
@@ -116,7 +116,7 @@ afterAll(async () => {
 describe('the replica soak', () => {
   it('three replicas under kills, freezes and restarts: every phase exactly once, on time, with one Event', async () => {
     if (!auditLog) throw new Error('the e2e stack runs without an audit log');
-    await scheduleSweep(admin, NS, `*/${SWEEP_SECONDS} * * * * *`);
+    await scheduleSweep(admin, stack.namespace, `*/${SWEEP_SECONDS} * * * * *`);
     await setTemplate('3');
     await threeReplicas();
     const mark = auditMark(auditLog);

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { createServiceAccountToken, writeKubeconfigForToken, type ClusterInfo } from '../cluster/cluster.js';
 import { Admin } from '../support/admin.js';
 import { logToStderr, messageOf } from '../support/log.js';
+import { withOwnKustomization } from '../support/kustomize.js';
 import { cacheDir, repoRoot } from '../support/repo.js';
 import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
@@ -30,16 +31,18 @@ import { SEEDED_IMAGE, seededEntry } from './seeded-function.js';
 const run = promisify(execFile);
 export const stackStatePath = join(cacheDir, 'stack-state.json');
 
-/** Where config/knative puts everything (its kustomization's namespace). */
-export const NS = 'advance-phase';
-const SOURCE = `/apis/sources.knative.dev/v1/namespaces/${NS}/apiserversources/actions`;
+/** Where config/knative puts everything (its kustomization's namespace), unless moved. */
+export const SHIPPED_NS = 'advance-phase';
+const sourcePath = (ns: string) => `/apis/sources.knative.dev/v1/namespaces/${ns}/apiserversources/actions`;
 
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';
 /**
  * Each part's Pods: namespace, label selector, how their names begin, and the part's own container
  * when the pod has others (a revision's pod also runs queue-proxy).
  */
-const PARTS: Record<Part, { namespace: string; selector: string; podPrefix: string; container?: string }> = {
+const partsIn = (
+  ns: string,
+): Record<Part, { namespace: string; selector: string; podPrefix: string; container?: string }> => ({
   dispatcher: {
     namespace: SYSTEM_NS,
     selector: 'messaging.knative.dev/role=dispatcher',
@@ -62,18 +65,18 @@ const PARTS: Record<Part, { namespace: string; selector: string; podPrefix: stri
   },
   // Its revision's Deployment is Serving's, scaled by Serving's autoscaler.
   function: {
-    namespace: NS,
+    namespace: ns,
     selector: 'serving.knative.dev/service=advance-phase',
     podPrefix: 'advance-phase-',
     container: 'user-container',
   },
   // Its Deployment is the ApiServerSource controller's, named after the source's uid.
   adapter: {
-    namespace: NS,
+    namespace: ns,
     selector: 'eventing.knative.dev/sourceName=actions',
     podPrefix: 'apiserversource-actions-',
   },
-};
+});
 
 export interface StackInfo {
   bed: BedInfo;
@@ -85,8 +88,10 @@ export interface StackInfo {
   detached: boolean;
   /** Knative's OIDC sender authentication is on. */
   oidc: boolean;
-  /** The kustomize directory applied: config/knative, overlays/oidc, or the overlay asked for. */
+  /** The kustomize directory applied: config/knative/base, overlays/oidc, or the overlay asked for. */
   wiring: string;
+  /** Where the wiring and the function were installed: advance-phase, or where `namespace` moved them. */
+  namespace: string;
   /** How the applied wiring waits (its advance-phase ConfigMap), and for `tick` the tick's period. */
   waitMode: 'retry-after' | 'tick';
   tickSeconds?: number;
@@ -140,6 +145,11 @@ export interface StackOptions {
   oidc?: boolean;
   /** A kustomize directory to apply instead (config/knative/overlays/any-broker). */
   overlay?: string;
+  /**
+   * Install into this namespace instead, as docs/operators.md tells a user to: a kustomization of
+   * one's own with `namespace:` and the wiring as its resource, then kn func deploy there.
+   */
+  namespace?: string;
   log?: (line: string) => void;
 }
 
@@ -161,33 +171,38 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   // The README's kn func path: the wiring alone (config/knative holds the function too, for GitOps),
   // then kn func's deployer.
   const wiring = opts.overlay ?? (oidc ? 'config/knative/overlays/oidc' : 'config/knative/base');
+  const ns = opts.namespace ?? SHIPPED_NS;
   try {
     return await whileBedRuns(bedInfo, async () => {
       // After the bed's start, which checks the host before anything is built; the kubelet runs
       // the bundle only once the function is deployed.
       log('stack: building the function (npm run build)');
       await run('npm', ['run', 'build'], { cwd: repoRoot });
-      log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}, the function`);
+      const where = ns === SHIPPED_NS ? '' : ` moved to namespace ${ns} by a kustomization's namespace:`;
+      log(`stack: the README's cluster-admin steps, the Action CRD, ${wiring}${where}, the function`);
       for (const patch of ['config-features-patch.yaml', ...(oidc ? ['oidc-patch.yaml'] : [])]) {
         await patchFeatures(admin, `config/knative/cluster/${patch}`);
       }
       await admin.installCrd();
-      const refused = await applyOnceAdmitted(admin, wiring, 20_000);
+      const refused =
+        ns === SHIPPED_NS
+          ? await applyOnceAdmitted(admin, wiring, 20_000)
+          : await withOwnKustomization(wiring, { namespace: ns }, (dir) => applyOnceAdmitted(admin, dir, 20_000));
       if (refused) throw new Error(`${wiring} was not admitted: ${refused}`);
       if (opts.sweepSchedule) {
         await admin.request(
           'PATCH',
-          `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-sweep`,
+          `/apis/sources.knative.dev/v1/namespaces/${ns}/pingsources/advance-phase-sweep`,
           { spec: { schedule: opts.sweepSchedule } },
           'application/merge-patch+json',
         );
       }
       log("stack: deploying the function with kn func's deployer");
-      await deployFunction(bed.cluster, NS, log);
+      await deployFunction(bed.cluster, ns, log);
       log('stack: waiting for Knative to make the Broker, Trigger, ApiServerSource and PingSource Ready');
       const kinds = `brokers,triggers,apiserversources,pingsources${oidc ? ',eventpolicies' : ''}`;
       await admin
-        .kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', NS, kinds, '--all')
+        .kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', ns, kinds, '--all')
         .catch(async (error: unknown) => {
           const objects = await admin.kubectl(
             'get',
@@ -199,7 +214,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const functionKubeconfig = join(bed.dir, 'function.kubeconfig');
       await writeKubeconfigForToken(
         bed.cluster,
-        await createServiceAccountToken(bed.cluster, NS, 'advance-phase', 86_400),
+        await createServiceAccountToken(bed.cluster, ns, 'advance-phase', 86_400),
         functionKubeconfig,
       );
       const info: StackInfo = {
@@ -210,11 +225,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         detached,
         oidc,
         wiring,
-        ...(await waitModeOf(admin)),
+        namespace: ns,
+        ...(await waitModeOf(admin, ns)),
       };
       const stack = withControls(info);
       // The parts an event crosses, in order, and the node: what to read when none gets through.
-      await waitForChain(admin).catch((error: unknown) => {
+      await waitForChain(admin, ns).catch((error: unknown) => {
         // The parts an event crosses, in order, and the node: what to read when none gets through.
         const parts = ['adapter', 'ingress', 'dispatcher', 'filter', 'function'] as const;
         throw new StartFailure(messageOf(error), [...parts.flatMap((p) => stack.logFiles(p)), bed.node.logFile]);
@@ -244,6 +260,9 @@ interface PodView {
 
 function withControls(info: StackInfo): Stack {
   const admin = new Admin(info.cluster);
+  const ns = info.namespace;
+  const PARTS = partsIn(ns);
+  const SOURCE = sourcePath(ns);
   const podsDir = join(info.bed.dir, 'node', 'pods');
   const podsOf = async (part: Part): Promise<PodView[]> => {
     const { namespace, selector } = PARTS[part];
@@ -269,7 +288,7 @@ function withControls(info: StackInfo): Stack {
       ? readdirSync(podsDir).filter((d) => d.startsWith(`${PARTS[part].namespace}_${PARTS[part].podPrefix}`))
       : [];
   /** A request through Serving's route, as any sender's: it brings the function back from zero. */
-  const wakeFunction = () => throughIngress('internal', `advance-phase.${NS}.svc.cluster.local`, '/health/readiness');
+  const wakeFunction = () => throughIngress('internal', `advance-phase.${ns}.svc.cluster.local`, '/health/readiness');
   /** Deletes the part's pods and waits until those are gone (a ReplicaSet may already be making new ones). */
   const deletePods = async (part: Part, how: 'term' | 'kill') => {
     const doomed = (await podsOf(part)).map((p) => p.metadata.name);
@@ -292,7 +311,7 @@ function withControls(info: StackInfo): Stack {
       if (!(await readyNow('function'))) await wakeFunction();
       return `http://${await ipOf('function')}:8080/`;
     },
-    brokerUrl: async () => `http://${await ipOf('ingress')}:8080/${NS}/advance-phase`,
+    brokerUrl: async () => `http://${await ipOf('ingress')}:8080/${ns}/advance-phase`,
     logFiles: (part) =>
       podDirs(part)
         .map((d) => join(podsDir, d))
@@ -328,7 +347,7 @@ function withControls(info: StackInfo): Stack {
         async () => {
           const res = await admin.request<{ items: AdapterDeployment[] }>(
             'GET',
-            `/apis/apps/v1/namespaces/${NS}/deployments?labelSelector=${encodeURIComponent(PARTS.adapter.selector)}`,
+            `/apis/apps/v1/namespaces/${ns}/deployments?labelSelector=${encodeURIComponent(PARTS.adapter.selector)}`,
           );
           const [d, ...others] = res.body.items;
           if (!d || others.length) return false;
@@ -344,7 +363,7 @@ function withControls(info: StackInfo): Stack {
         90_000,
         250,
       );
-      await waitForChain(admin);
+      await waitForChain(admin, ns);
     },
     stopPart: async (part, how = 'term') => {
       if (part === 'adapter') {
@@ -353,7 +372,7 @@ function withControls(info: StackInfo): Stack {
         savedSource = {
           apiVersion: 'sources.knative.dev/v1',
           kind: 'ApiServerSource',
-          metadata: { name: 'actions', namespace: NS },
+          metadata: { name: 'actions', namespace: ns },
           spec: source.spec,
         };
         await admin.request('DELETE', SOURCE);
@@ -367,7 +386,7 @@ function withControls(info: StackInfo): Stack {
         // 409: applying config/knative again has re-created it already.
         if (res.status !== 201 && res.status !== 409)
           throw new Error(`re-creating the ApiServerSource: ${res.status} ${JSON.stringify(res.body)}`);
-        await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', NS, 'apiserversource/actions');
+        await admin.kubectl('wait', '--for=condition=Ready', '--timeout=60s', '-n', ns, 'apiserversource/actions');
       } else if (part === 'function' && !(await readyNow(part))) {
         await wakeFunction(); // at zero, nothing else would bring it back
       }
@@ -385,17 +404,17 @@ function withControls(info: StackInfo): Stack {
 }
 
 /** What the function was started with (the wiring's ConfigMap) and, in tick mode, the tick's period. */
-async function waitModeOf(admin: Admin): Promise<Pick<StackInfo, 'waitMode' | 'tickSeconds'>> {
+async function waitModeOf(admin: Admin, ns: string): Promise<Pick<StackInfo, 'waitMode' | 'tickSeconds'>> {
   const settings = await admin.request<{ data?: { WAIT_MODE?: string } }>(
     'GET',
-    `/api/v1/namespaces/${NS}/configmaps/advance-phase`,
+    `/api/v1/namespaces/${ns}/configmaps/advance-phase`,
   );
   const mode = settings.body.data?.WAIT_MODE;
   if (mode === 'retry-after') return { waitMode: mode };
   if (mode !== 'tick') throw new Error(`the wiring's ConfigMap advance-phase has WAIT_MODE ${JSON.stringify(mode)}`);
   const tick = await admin.request<{ spec?: { schedule?: string } }>(
     'GET',
-    `/apis/sources.knative.dev/v1/namespaces/${NS}/pingsources/advance-phase-tick`,
+    `/apis/sources.knative.dev/v1/namespaces/${ns}/pingsources/advance-phase-tick`,
   );
   return { waitMode: mode, tickSeconds: tickSecondsOf(tick.body.spec?.schedule ?? '') };
 }
@@ -430,19 +449,19 @@ export function isStackRunning(info: StackInfo): boolean {
 }
 
 /**
- * The chain is live once an Action created now is advanced by the function: the adapter sends
- * nothing for objects created before its watch opens, so canaries are created until one gets
- * through.
+ * The chain is live once an Action created now (in `ns`, any namespace the source watches) is
+ * advanced by the function: the adapter sends nothing for objects created before its watch
+ * opens, so canaries are created until one gets through.
  */
-export async function waitForChain(admin: Admin, timeoutMs = 60_000): Promise<void> {
+export async function waitForChain(admin: Admin, ns: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; Date.now() < deadline; i++) {
     const name = `canary-${Date.now()}-${i}`;
-    await admin.createAction(NS, name, { phases: ['live'] });
+    await admin.createAction(ns, name, { phases: ['live'] });
     const isLive = async () =>
-      ((await admin.getAction(NS, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
+      ((await admin.getAction(ns, name)).body as { status?: { phase?: string } }).status?.phase === 'live';
     const live = await until(`canary ${name} to go live`, isLive, 3000, 50).catch(() => false);
-    await admin.deleteAction(NS, name);
+    await admin.deleteAction(ns, name);
     if (live) return;
   }
   throw new Error(

@@ -34,15 +34,22 @@ export async function kustomize(dir: string): Promise<Manifest[]> {
   return parseAllDocuments(stdout).map((doc) => doc.toJS() as Manifest);
 }
 
+/** What a user's own kustomization sets over one of this repository's. */
+export interface OwnSettings {
+  namespace?: string;
+  images?: { name: string; newName: string }[];
+}
+
 /**
- * What a user's own kustomization that lists `dir` (a kustomization of this repository) as its
- * resource builds, with what it sets: a `namespace` (the installation moved, overlay-free) or
- * `images` (the function's image, as a GitOps user sets theirs).
+ * Runs `use` on the folder of a user's own kustomization that lists `dir` (a kustomization of
+ * this repository) as its resource, with what it sets: a `namespace` (the installation moved,
+ * overlay-free) or `images` (the function's image, as a GitOps user sets theirs).
  */
-export async function kustomizeAs(
+export async function withOwnKustomization<T>(
   dir: string,
-  set: { namespace?: string; images?: { name: string; newName: string }[] },
-): Promise<Manifest[]> {
+  set: OwnSettings,
+  use: (ownDir: string) => Promise<T>,
+): Promise<T> {
   const tmp = await mkdtemp(join(tmpdir(), 'kustomize-'));
   try {
     // kustomize takes a directory resource only by a relative path.
@@ -51,11 +58,15 @@ export async function kustomizeAs(
       join(tmp, 'kustomization.yaml'),
       stringify({ ...own, resources: [relative(tmp, join(repoRoot, dir))] }),
     );
-    return await kustomize(tmp);
+    return await use(tmp);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** What that kustomization builds. */
+export const kustomizeAs = (dir: string, set: OwnSettings): Promise<Manifest[]> =>
+  withOwnKustomization(dir, set, kustomize);
 
 /** Kinds every API server serves, which a cluster without Knative's CRDs accepts. */
 export const RBAC_KINDS: ReadonlySet<string> = new Set([
