@@ -1,5 +1,5 @@
 # Sourced by the build.sh of each Go module (test/cluster, test/knative, test/serving, test/funcyaml, test/kstatus, test/promparse,
-# test/prometheus, test/argocd, bench/peer). A build lands in ${ADVANCE_PHASE_CACHE:-<repo>/.cache}/bin/<name>-<key>, where
+# test/prometheus, test/prometheus-operator, test/argocd, bench/peer). A build lands in ${ADVANCE_PHASE_CACHE:-<repo>/.cache}/bin/<name>-<key>, where
 # <key> hashes the files it is built from (names and contents); it is built in a private
 # folder and renamed into place at the end, so an interrupted build never looks cached.
 # Progress goes to stderr; the caller prints the result on stdout.
