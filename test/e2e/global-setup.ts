@@ -1,6 +1,10 @@
 // Starts the whole local chain (control plane, Knative's control and data planes, the function) once for the
 // end-to-end suite. If any part cannot start, the suite fails here with that part's log.
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { runBuildScript } from '../cluster/processes.js';
+import { logToStderr } from '../support/log.js';
+import { repoRoot } from '../support/repo.js';
 import { startStack, type StackInfo, type StackOptions } from '../stack/stack.js';
 
 declare module 'vitest' {
@@ -38,5 +42,10 @@ export async function provideStack(project: TestProject, opts: StackOptions): Pr
 // moved there by a kustomization's namespace: alone (docs/operators.md): the OIDC audiences and
 // SENDERS that name the namespace must follow, or no event gets through. e2e-any-broker runs in
 // the shipped namespace.
-export default (project: TestProject) =>
-  provideStack(project, { oidc: true, auditPolicy: true, namespace: 'platform-events' });
+export default async (project: TestProject) => {
+  // Prometheus and prometheus-operator's config generation (monitoring.test.ts), built here where
+  // no test's timeout runs: minutes on a new machine, cached after.
+  for (const module of ['test/prometheus', 'test/prometheus-operator'])
+    await runBuildScript(join(repoRoot, module, 'build.sh'), logToStderr);
+  return provideStack(project, { oidc: true, auditPolicy: true, namespace: 'platform-events' });
+};

@@ -3,7 +3,7 @@
 // audience, and an event slipped in through the Broker by a pod of its namespace. Each must be
 // refused with nothing written, while the real chain walks every Action (the rest of the suite).
 // And the function has no route from outside the cluster at all.
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { createServiceAccountToken } from '../cluster/cluster.js';
 import { attachStack } from '../stack/stack.js';
@@ -60,6 +60,11 @@ beforeAll(async () => {
   await admin.createAction(ns, 'victim', { phases: ['one', 'two'], delay: 600 });
   await until('the first phase', async () => (await phaseOf(admin, ns, 'victim')) === 'one');
   victim = (await admin.getAction(ns, 'victim')).body as Action;
+});
+
+// Its second phase, ten minutes on, would be the suite's only event in flight: gone with it.
+afterAll(async () => {
+  await admin.deleteAction(ns, 'victim');
 });
 
 const unchanged = async () => {
