@@ -24,6 +24,8 @@ const KSVC = `/apis/serving.knative.dev/v1/namespaces/${stack.namespace}/service
 const MIN_SCALE = 'autoscaling.knative.dev/min-scale';
 /** func.yaml's serviceAccountName. */
 const FUNCTION_USER = `system:serviceaccount:${stack.namespace}:advance-phase`;
+/** The ApiServerSource adapter's identity (config/knative/base/apiserversource.yaml). */
+const SOURCE_USER = `system:serviceaccount:${stack.namespace}:actions-source`;
 
 const ACTIONS = 200;
 const PHASES = ['p1', 'p2', 'p3', 'p4', 'p5'];
@@ -192,7 +194,25 @@ describe('the replica soak', () => {
     // sweep's ping reaches it holds that sweep until it thaws (nothing times out a PingSource's
     // delivery).
     const allowance = SWEEP_SECONDS + longestSweep + FREEZE_SECONDS;
-    const runs = judgeRuns(actions, created, PHASES, allowance);
+    // One fault, two sweeps: an Action created between the API server's kill and the source's
+    // re-list (or, had it resumed its watch, its new watch) has no add event, and the sweep that
+    // begins it may write in that gap too, so that write's update event is lost as well and the
+    // next phase waits for the next sweep (seen: 0.2 s of time left without this).
+    const sourceCalls = auditEventsSince(auditLog, mark, [SOURCE_USER]).filter(
+      (e) => Date.parse(e.stageTimestamp ?? '') > killedAt && e.responseStatus?.code !== 410,
+    );
+    const relist = sourceCalls.find((e) => e.verb === 'list' && e.responseStatus?.code === 200);
+    const rewatch = sourceCalls.find((e) => e.verb === 'watch');
+    const watchedAgainAt = Date.parse((relist ?? rewatch)?.stageTimestamp ?? '');
+    if (!Number.isFinite(watchedAgainAt))
+      throw new Error('the audit log has no list or watch of the source after the kill');
+    const createdInOutage = (name: string) => {
+      const at = created.get(name) ?? Number.NaN;
+      return at >= killedAt && at <= watchedAgainAt;
+    };
+    const runs = judgeRuns(actions, created, PHASES, (name) =>
+      createdInOutage(name) ? allowance + SWEEP_SECONDS + longestSweep : allowance,
+    );
     const deadLetters = log.filter((e) => e.msg === 'dead-lettered event' && JSON.stringify(e).includes(SOAK_NS));
     const latest = actions
       .map((a) => ({ a, took: (starts(a).at(-1) ?? 0) - (created.get(a.metadata.name) ?? 0) }))
@@ -202,7 +222,7 @@ describe('the replica soak', () => {
       [
         `soak: ${ACTIONS} Actions finished ${seconds(Date.now() - start)} s after the first was created`,
         `${appends.appends} appending status patches, ${appends.refused} refused (their tests failed)`,
-        `bound: phases x delay + ${allowance.toFixed(1)} s (the sweep's period ${SWEEP_SECONDS} s, its longest run ${longestSweep.toFixed(1)} s, a freeze ${FREEZE_SECONDS} s)`,
+        `bound: phases x delay + ${allowance.toFixed(1)} s (the sweep's period ${SWEEP_SECONDS} s, its longest run ${longestSweep.toFixed(1)} s, a freeze ${FREEZE_SECONDS} s); a second sweep for the ${actions.filter((a) => createdInOutage(a.metadata.name)).length} created before the source listed again, ${seconds(watchedAgainAt - killedAt)} s after the kill`,
         `time left to each run's bound (s): min ${runs.slack[0]?.toFixed(1)}, median ${runs.slack[ACTIONS / 2]?.toFixed(1)}`,
         `${deadLetters.length} dead letters (codes ${[...new Set(deadLetters.map((e) => e.code))].join(', ') || 'none'})`,
         `disruptions: ${disrupted.join('; ')}`,
@@ -254,6 +274,9 @@ describe('the replica soak', () => {
       30_000,
       500,
     );
-    console.log(`seeded: ${doubled.length} violations, e.g. ${doubled.slice(0, 3).join('; ')}`);
+    const twice = doubled.filter((v) => v.endsWith(': 2 appending status patches'));
+    console.log(
+      `seeded: ${doubled.length} violations, ${twice.length} of them phases appended twice, e.g. ${twice[0]}`,
+    );
   }, 200_000);
 });

@@ -119,14 +119,14 @@ export function appendedPhase(ops: PatchOperation[]): string | undefined {
 
 /**
  * Each finished Action against the rules of time: its phases in order, none begun earlier than its
- * delay after the one before, and the last begun within phases x delay plus `allowanceSeconds` of
- * its creation. `slack` is each run's time left to that bound, in seconds, ascending.
+ * delay after the one before, and the last begun within phases x delay plus `allowanceSeconds(name)`
+ * of its creation. `slack` is each run's time left to that bound, in seconds, ascending.
  */
 export function judgeRuns(
   actions: Action[],
   created: Map<string, number>,
   phases: string[],
-  allowanceSeconds: number,
+  allowanceSeconds: (name: string) => number,
 ): { violations: string[]; slack: number[] } {
   const violations: string[] = [];
   const slack: number[] = [];
@@ -138,7 +138,7 @@ export function judgeRuns(
     for (const gap of gaps(action))
       if (gap < delay * 1000) violations.push(`${name}: a phase ${gap} ms after the one before`);
     const took = (starts(action).at(-1) ?? Infinity) - (created.get(name) ?? 0);
-    const left = phases.length * delay + allowanceSeconds - took / 1000;
+    const left = phases.length * delay + allowanceSeconds(name) - took / 1000;
     slack.push(left);
     if (left < 0) violations.push(`${name}: finished ${(-left).toFixed(1)} s past its bound`);
   }
