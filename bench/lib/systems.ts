@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { join } from 'node:path';
 import { createServiceAccountToken, writeKubeconfigForToken } from '../../test/cluster/cluster.js';
 import { launch, runBuildScript, stopProcess, waitFor } from '../../test/cluster/processes.js';
-import { tickSecondsOf, waitForChain, type Stack } from '../../test/stack/stack.js';
+import { tickSecondsOf, usersIn, waitForChain, type Stack } from '../../test/stack/stack.js';
 import { repoRoot } from '../../test/support/repo.js';
 import type { Processes } from './stats.js';
 
@@ -101,10 +101,7 @@ function chainSystem(stack: Stack, name: SystemName, extra: 'mtping'[]): System 
     name,
     designLatenessMs: 0,
     // The function's own calls, and the ApiServerSource adapter's watch.
-    users: [
-      `system:serviceaccount:${stack.namespace}:advance-phase`,
-      `system:serviceaccount:${stack.namespace}:actions-source`,
-    ],
+    users: Object.values(usersIn(stack.namespace)),
     processes: () => ({
       function: pids?.function ?? 0,
       adapter: pids?.adapter ?? 0,

@@ -13,7 +13,7 @@ import { statusPatch } from '../../functions/advance-phase/src/status-patch.js';
 import { forEachLimited } from '../../functions/advance-phase/src/sweep.js';
 import { freePorts } from '../../test/cluster/processes.js';
 import { sleep } from '../../test/support/wait.js';
-import type { Stack } from '../../test/stack/stack.js';
+import { usersIn, type Stack } from '../../test/stack/stack.js';
 import { auditEventsSince, auditMark } from '../../test/support/audit.js';
 import { until } from '../../test/support/wait.js';
 import { freshNamespace } from './scenarios.js';
@@ -124,7 +124,7 @@ async function costAt(stack: Stack, n: number, ticks: number): Promise<TickCost>
       const cpuAfter = cpu();
       const window = performance.now() - windowStart;
       const calls = auditEventsSince(stack.cluster.auditLog as string, mark, [
-        `system:serviceaccount:${stack.namespace}:advance-phase`,
+        usersIn(stack.namespace).function,
       ]).filter((e) => e.stage === 'ResponseComplete' && e.objectRef?.resource === 'actions');
       const per = (x: number) => round(x / count, 2);
       const used = (before: number, after: number, floor: number) =>

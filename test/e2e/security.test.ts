@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { createServiceAccountToken } from '../cluster/cluster.js';
-import { attachStack } from '../stack/stack.js';
+import { attachStack, SHIPPED_NS } from '../stack/stack.js';
 import { phaseOf } from '../support/chain.js';
 import { throughIngress } from '../support/route.js';
 import { until } from '../support/wait.js';
@@ -73,7 +73,7 @@ const unchanged = async () => {
 
 describe('with OIDC on, the function takes events from its senders only', () => {
   it('expects the audience Knative gives the Trigger, in the namespace the installation was moved to', async () => {
-    expect(stack.namespace).not.toBe('advance-phase');
+    expect(stack.namespace).not.toBe(SHIPPED_NS);
     expect((await triggerStatus()).subscriberAudience).toBe(SENDER_AUDIENCE);
   });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Action } from '../../functions/advance-phase/src/action.js';
 import { restartApiServer } from '../cluster/cluster.js';
 import { seedBug, SEEDED_IMAGE } from '../stack/seeded-function.js';
-import { attachStack } from '../stack/stack.js';
+import { attachStack, usersIn } from '../stack/stack.js';
 import { auditEventsSince, auditMark } from '../support/audit.js';
 import { functionLog, scheduleSweep, shippedSweepSchedule, starts, touchActionCrd } from '../support/chain.js';
 import { chaos, FREEZE_SECONDS, judgeAppends, judgeRuns } from '../support/soak.js';
@@ -22,10 +22,7 @@ const SOAK_NS = 'e2e-soak';
 const SEEDED_NS = 'e2e-soak-seeded';
 const KSVC = `/apis/serving.knative.dev/v1/namespaces/${stack.namespace}/services/advance-phase`;
 const MIN_SCALE = 'autoscaling.knative.dev/min-scale';
-/** func.yaml's serviceAccountName. */
-const FUNCTION_USER = `system:serviceaccount:${stack.namespace}:advance-phase`;
-/** The ApiServerSource adapter's identity (config/knative/base/apiserversource.yaml). */
-const SOURCE_USER = `system:serviceaccount:${stack.namespace}:actions-source`;
+const { function: FUNCTION_USER, source: SOURCE_USER } = usersIn(stack.namespace);
 
 const ACTIONS = 200;
 const PHASES = ['p1', 'p2', 'p3', 'p4', 'p5'];

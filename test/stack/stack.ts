@@ -33,6 +33,11 @@ export const stackStatePath = join(cacheDir, 'stack-state.json');
 
 /** Where config/knative puts everything (its kustomization's namespace), unless moved. */
 export const SHIPPED_NS = 'advance-phase';
+/** The API server's names for the function's ServiceAccount (func.yaml) and the source adapter's (config/knative/base). */
+export const usersIn = (ns: string) => ({
+  function: `system:serviceaccount:${ns}:advance-phase`,
+  source: `system:serviceaccount:${ns}:actions-source`,
+});
 const sourcePath = (ns: string) => `/apis/sources.knative.dev/v1/namespaces/${ns}/apiserversources/actions`;
 
 export type Part = 'dispatcher' | 'ingress' | 'filter' | 'function' | 'mtping' | 'adapter';

@@ -53,11 +53,13 @@ export async function withOwnKustomization<T>(
   const tmp = await mkdtemp(join(tmpdir(), 'kustomize-'));
   try {
     // kustomize takes a directory resource only by a relative path.
-    const own = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...set };
-    await writeFile(
-      join(tmp, 'kustomization.yaml'),
-      stringify({ ...own, resources: [relative(tmp, join(repoRoot, dir))] }),
-    );
+    const own = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      ...set,
+      resources: [relative(tmp, join(repoRoot, dir))],
+    };
+    await writeFile(join(tmp, 'kustomization.yaml'), stringify(own));
     return await use(tmp);
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -36,8 +36,6 @@ export interface AlertingRule {
 }
 
 export interface Prometheus {
-  url: string;
-  logFile: string;
   /** The scrape targets and their health. */
   targets(): Promise<Target[]>;
   /** The alerting rule `name`, as last evaluated. */
@@ -46,7 +44,7 @@ export interface Prometheus {
 }
 
 /** The Prometheus release a v0.3xx module version is (tools.go: v0.316.0 is Prometheus 3.16.0). */
-export function releaseOf(moduleVersion: string): string {
+function releaseOf(moduleVersion: string): string {
   const m = /^v0\.3(\d\d)\.(\d+)$/.exec(moduleVersion);
   if (!m) throw new Error(`${moduleVersion} is not a Prometheus 3 module version (v0.3xx.y)`);
   return `v3.${Number(m[1])}.${m[2]}`;
@@ -105,8 +103,6 @@ export async function startPrometheus(opts: {
     return ((await res.json()) as { data: T }).data;
   };
   return {
-    url,
-    logFile,
     targets: async () => (await api<{ activeTargets: Target[] }>('targets')).activeTargets,
     alertingRule: async (name) => {
       const { groups } = await api<{ groups: { rules: AlertingRule[] }[] }>(`rules?type=alert`);
